@@ -1,0 +1,66 @@
+// Which headers cross the proxy. Hop-by-hop headers (RFC 9110 §7.6.1) describe one connection, not the
+// message, so each side of the proxy sets its own; everything else passes unchanged.
+
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+// Not hop-by-hop, but never forwarded: undici sets `host` from the upstream origin and does not
+// support `expect` (Node's server has already answered any 100-continue).
+const REQUEST_ONLY_DROP = new Set(['host', 'expect']);
+
+/** Header names the `Connection` header lists are hop-by-hop for this message too. */
+function connectionTokens(raw: readonly string[]): Set<string> | undefined {
+  let tokens: Set<string> | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.toLowerCase() !== 'connection') continue;
+    for (const t of raw[i + 1]!.split(',')) {
+      const name = t.trim().toLowerCase();
+      if (name) (tokens ??= new Set()).add(name);
+    }
+  }
+  return tokens;
+}
+
+/**
+ * Filters a flat raw header list ([name, value, name, value, …]) as received, keeping order, case and
+ * repeated headers. `drop` removes further names (already lower-cased) such as llmtap's own headers.
+ */
+function filterRaw(raw: readonly string[], always: ReadonlySet<string>, drop?: (name: string) => boolean): string[] {
+  const listed = connectionTokens(raw);
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const lower = raw[i]!.toLowerCase();
+    if (HOP_BY_HOP.has(lower) || always.has(lower) || listed?.has(lower) || drop?.(lower)) continue;
+    out.push(raw[i]!, raw[i + 1]!);
+  }
+  return out;
+}
+
+const NOTHING = new Set<string>();
+
+export const upstreamRequestHeaders = (raw: readonly string[], drop?: (name: string) => boolean): string[] =>
+  filterRaw(raw, REQUEST_ONLY_DROP, drop);
+
+export const clientResponseHeaders = (raw: readonly string[]): string[] => filterRaw(raw, NOTHING);
+
+/** undici hands raw headers over as Buffers; Node's writeHead wants strings. */
+export function rawToStrings(raw: readonly (Buffer | string)[]): string[] {
+  const out = new Array<string>(raw.length);
+  for (let i = 0; i < raw.length; i++) out[i] = raw[i]!.toString('latin1');
+  return out;
+}
+
+/** First value of a header in a flat raw list, lower-cased name lookup. */
+export function rawHeader(raw: readonly string[], name: string): string | undefined {
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === name) return raw[i + 1];
+  return undefined;
+}

@@ -1,0 +1,59 @@
+// The configuration table: validation, and the README's table kept equal to the code's.
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, settings } from '../src/config.js';
+
+const root = new URL('..', import.meta.url).pathname;
+
+function readmeRows(): Map<string, { def: string; doc: string }> {
+  const rows = new Map<string, { def: string; doc: string }>();
+  for (const line of readFileSync(join(root, 'README.md'), 'utf8').split('\n')) {
+    const m = /^\| `([A-Z0-9_]+)` \| (.*?) \| (.*) \|$/.exec(line);
+    if (m) rows.set(m[1]!, { def: m[2]!, doc: m[3]! });
+  }
+  return rows;
+}
+
+describe('config', () => {
+  it('defaults load without any variable set', () => {
+    const c = loadConfig({});
+    expect(c.port).toBe(8780);
+    expect(c.host).toBe('127.0.0.1');
+    expect(c.upstreamUrl.href).toBe('https://api.openai.com/');
+    expect(c.headersTimeoutMs).toBe(600_000);
+  });
+
+  it('names every bad variable at once', () => {
+    expect(() => loadConfig({ LLMTAP_PORT: '-1', LLMTAP_MAX_BODY_BYTES: '1e3', LLMTAP_UPSTREAM_URL: 'not a url' })).toThrow(ConfigError);
+    try {
+      loadConfig({ LLMTAP_PORT: '-1', LLMTAP_MAX_BODY_BYTES: '1e3', LLMTAP_UPSTREAM_URL: 'not a url' });
+    } catch (err) {
+      const msg = (err as Error).message;
+      for (const name of ['LLMTAP_PORT', 'LLMTAP_MAX_BODY_BYTES', 'LLMTAP_UPSTREAM_URL']) expect(msg).toContain(name);
+    }
+  });
+
+  it('the README configuration table lists every variable with its real default and meaning', () => {
+    const rows = readmeRows();
+    const table = Object.values(settings).map((s) => [s.env, s.default === '' ? '(unset)' : `\`${s.default}\``, s.doc]);
+    for (const [env, def, doc] of table) {
+      expect(rows.get(env!), `${env} missing from the README`).toBeDefined();
+      expect(rows.get(env!)).toEqual({ def, doc });
+    }
+    expect([...rows.keys()].sort()).toEqual(table.map(([env]) => env).sort());
+  });
+
+  it('no module but config.ts reads the environment', () => {
+    const offenders: string[] = [];
+    const walk = (dir: string): void => {
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        const path = join(dir, entry.name);
+        if (entry.isDirectory()) walk(path);
+        else if (path.endsWith('.ts') && !path.endsWith('/src/config.ts') && /process\.env/.test(readFileSync(path, 'utf8'))) offenders.push(path);
+      }
+    };
+    walk(join(root, 'src'));
+    expect(offenders).toEqual([]);
+  });
+});

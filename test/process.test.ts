@@ -1,0 +1,113 @@
+// The real `llmtap` process: start-up validation, SIGTERM drain, and memory under many slow streams.
+import { readFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFakeOpenAI, type FakeOpenAI } from './support/fake-openai.js';
+import { chatBody, rawRequest } from './support/http.js';
+import { runCli, spawnLlmtap } from './support/llmtap.js';
+
+let fake: FakeOpenAI;
+beforeAll(async () => {
+  fake = await startFakeOpenAI();
+});
+afterAll(() => fake.close());
+
+describe('start-up', () => {
+  it('refuses an invalid configuration with a message naming the variable', async () => {
+    const r = await runCli({ LLMTAP_PORT: '99999', LLMTAP_UPSTREAM_URL: 'ftp://example.com' });
+    expect(r.code).not.toBe(0);
+    expect(r.output).toContain('LLMTAP_PORT');
+    expect(r.output).toContain('LLMTAP_UPSTREAM_URL');
+    expect(r.output).not.toContain('    at '); // a message, not a stack trace
+  });
+
+  it('says clearly when the port is taken', async () => {
+    const first = await spawnLlmtap({ LLMTAP_UPSTREAM_URL: fake.url });
+    try {
+      const r = await runCli({ LLMTAP_UPSTREAM_URL: fake.url, LLMTAP_PORT: new URL(first.url).port });
+      expect(r.code).not.toBe(0);
+      expect(r.output).toContain('EADDRINUSE');
+    } finally {
+      first.proc.kill('SIGTERM');
+      await first.exited;
+    }
+  });
+
+  it('prints usage for --help', async () => {
+    const r = await runCli({}, ['--help']);
+    expect(r.code).toBe(0);
+    expect(r.output).toContain('usage: llmtap');
+  });
+});
+
+describe('shutdown', () => {
+  it('SIGTERM during a stream: the stream completes, new connections are refused, then exit 0', async () => {
+    const llmtap = await spawnLlmtap({ LLMTAP_UPSTREAM_URL: fake.url });
+    const streaming = rawRequest(`${llmtap.baseURL}/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-fake-delay-ms': '40' },
+      body: chatBody({ stream: true }),
+    });
+    // Wait for the stream to be under way, then ask the process to stop.
+    await new Promise((r) => setTimeout(r, 150));
+    llmtap.proc.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 100));
+    await expect(rawRequest(`${llmtap.url}/healthz`)).rejects.toThrow(/ECONNREFUSED/);
+    const r = await streaming;
+    expect(r.complete).toBe(true);
+    expect(r.body.toString()).toContain('data: [DONE]');
+    expect(await llmtap.exited).toBe(0);
+    expect(llmtap.output()).toContain('shutting down');
+  });
+});
+
+describe('memory', () => {
+  it('200 concurrent streams read by slow clients keep the proxy RSS bounded', async () => {
+    const perStream = 8 * 1024 * 1024;
+    const piece = Buffer.alloc(64 * 1024, 'data: x\n\n'.repeat(1000));
+    fake.handler = async (req, res) => {
+      if (req.headers['x-fake-behavior'] !== 'big-stream') return false;
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      for (let sent = 0; sent < perStream && !res.destroyed; sent += piece.length) {
+        if (!res.write(piece)) await new Promise((r) => res.once('drain', r));
+      }
+      res.end();
+      return true;
+    };
+    const llmtap = await spawnLlmtap({ LLMTAP_UPSTREAM_URL: fake.url });
+    const status = (): string => readFileSync(`/proc/${llmtap.proc.pid}/status`, 'utf8');
+    const kb = (field: string): number => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status())![1]);
+    const startRss = kb('VmRSS');
+    try {
+      let totalBytes = 0;
+      const streams = Array.from(
+        { length: 200 },
+        () =>
+          new Promise<void>((resolve, reject) => {
+            const req = request(`${llmtap.baseURL}/chat/completions`, { method: 'POST', headers: { 'x-fake-behavior': 'big-stream' }, agent: false }, (res) => {
+              // Slow reader: not a byte for two seconds (more than the kernel's socket buffers can
+              // hold arrives meanwhile), then everything.
+              res.pause();
+              setTimeout(() => {
+                res.on('data', (c: Buffer) => (totalBytes += c.length));
+                res.on('end', resolve);
+                res.resume();
+              }, 2000);
+            });
+            req.on('error', reject);
+            req.end(chatBody({ stream: true }));
+          }),
+      );
+      await Promise.all(streams);
+      const peakMb = kb('VmHWM') / 1024;
+      console.log(`memory check: 200 streams × ${perStream / 1048576} MiB; proxy RSS ${Math.round(startRss / 1024)} MB at start, peak ${Math.round(peakMb)} MB`);
+      expect(totalBytes).toBe(200 * perStream);
+      // Without backpressure the proxy would hold most of 1.6 GiB; with it, it stays near its idle footprint.
+      expect(peakMb).toBeLessThan(300);
+    } finally {
+      fake.handler = undefined;
+      llmtap.proc.kill('SIGTERM');
+      await llmtap.exited;
+    }
+  });
+});

@@ -1,0 +1,272 @@
+// A small fake OpenAI API on a real socket. Deterministic answers (same request → same bytes), so a
+// call made directly and through llmtap can be compared byte for byte. Behaviour switches come in
+// request headers, which llmtap forwards unchanged:
+//   x-fake-behavior: error-500 | error-429 | stall | stall-body | reset-mid-stream | split-event |
+//                    split-utf8 | ping | error-event | gzip
+//   x-fake-delay-ms: pause between SSE events
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { gzipSync } from 'node:zlib';
+
+export interface ReceivedRequest {
+  method: string;
+  url: string;
+  headers: IncomingMessage['headers'];
+  rawHeaders: string[];
+  body: Buffer;
+  /** Set when the connection closed before the response was complete (the client, or llmtap, went away). */
+  closedEarly: boolean;
+  /** Resolves when the response ended or the connection closed. */
+  done: Promise<void>;
+}
+
+export type Handler = (req: IncomingMessage, res: ServerResponse, body: Buffer) => boolean | Promise<boolean>;
+
+export interface FakeOpenAI {
+  url: string;
+  requests: ReceivedRequest[];
+  /** Takes precedence over the built-in routes when it returns true. */
+  handler: Handler | undefined;
+  close(): Promise<void>;
+}
+
+const CREATED = 1_700_000_000;
+export const REPLY = 'Héllo wörld — 你好 👋, this is the fake model.';
+
+/** The dated model name the fake answers with, as OpenAI does for an alias. */
+export const servedModel = (requested: string): string => `${requested}-2024-07-18`;
+
+export async function startFakeOpenAI(): Promise<FakeOpenAI> {
+  const sockets = new Set<Socket>();
+  const fake: FakeOpenAI = { url: '', requests: [], handler: undefined, close };
+  const server: Server = createServer((req, res) => void onRequest(req, res));
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+
+  async function onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const body = Buffer.concat(chunks);
+    const record: ReceivedRequest = {
+      method: req.method ?? '',
+      url: req.url ?? '',
+      headers: req.headers,
+      rawHeaders: req.rawHeaders,
+      body,
+      closedEarly: false,
+      done: new Promise((resolve) =>
+        res.once('close', () => {
+          record.closedEarly = !res.writableFinished;
+          resolve();
+        }),
+      ),
+    };
+    fake.requests.push(record);
+    res.on('error', () => {});
+    try {
+      if (fake.handler && (await fake.handler(req, res, body))) return;
+      await route(req, res, body);
+    } catch (err) {
+      if (!res.headersSent) json(res, 500, { error: { message: String(err), type: 'fake_error', param: null, code: null } });
+      else res.destroy();
+    }
+  }
+
+  async function close(): Promise<void> {
+    for (const s of sockets) s.destroy();
+    server.close();
+    await once(server, 'close');
+  }
+
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  fake.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return fake;
+}
+
+type Json = Record<string, unknown>;
+
+function json(res: ServerResponse, status: number, value: unknown, extra: Record<string, string> = {}): void {
+  const body = Buffer.from(JSON.stringify(value));
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': body.length, 'x-request-id': 'req_fake', ...extra });
+  res.end(body);
+}
+
+async function route(req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<void> {
+  const behavior = String(req.headers['x-fake-behavior'] ?? '');
+  const path = (req.url ?? '').split('?', 1)[0];
+  if (behavior === 'stall') return; // never answers: llmtap's headers timeout must fire
+  if (behavior === 'error-500') {
+    return json(res, 500, { error: { message: 'The server had an error while processing your request.', type: 'server_error', param: null, code: null } });
+  }
+  if (behavior === 'error-429') {
+    return json(res, 429, { error: { message: 'Rate limit reached for gpt-4o-mini.', type: 'requests', param: null, code: 'rate_limit_exceeded' } }, { 'retry-after': '1' });
+  }
+  const request = body.length > 0 ? (JSON.parse(body.toString('utf8')) as Json) : {};
+  if (req.method === 'GET' && path === '/v1/models') {
+    return json(res, 200, { object: 'list', data: ['gpt-4o-mini', 'gpt-4o'].map((id) => ({ id, object: 'model', created: CREATED, owned_by: 'openai' })) });
+  }
+  if (req.method === 'POST' && path === '/v1/chat/completions') return chat(req, res, request, behavior);
+  if (req.method === 'POST' && path === '/v1/embeddings') return json(res, 200, embeddings(request));
+  if (behavior === 'gzip') {
+    const zipped = gzipSync(JSON.stringify({ ok: true, path }));
+    res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip', 'content-length': zipped.length });
+    return void res.end(zipped);
+  }
+  json(res, 404, { error: { message: `Unknown request URL: ${req.method} ${path}`, type: 'invalid_request_error', param: null, code: 'unknown_url' } });
+}
+
+// ---- chat completions -------------------------------------------------------------------------
+
+interface Tool {
+  function: { name: string };
+}
+
+const words = (s: string): number => s.split(/\s+/).filter(Boolean).length;
+
+function promptTokens(request: Json): number {
+  return JSON.stringify(request.messages ?? request.input ?? '').length >> 2;
+}
+
+function usage(request: Json, completion: number): Json {
+  const prompt = promptTokens(request);
+  return {
+    prompt_tokens: prompt,
+    completion_tokens: completion,
+    total_tokens: prompt + completion,
+    prompt_tokens_details: { cached_tokens: 3, audio_tokens: 0 },
+    completion_tokens_details: { reasoning_tokens: 2, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
+  };
+}
+
+/** The tool calls the fake makes: one per tool offered (parallel), unless tool_choice is "none". */
+function toolCalls(request: Json): { id: string; name: string; arguments: string }[] {
+  const tools = (request.tools as Tool[] | undefined) ?? [];
+  if (tools.length === 0 || request.tool_choice === 'none') return [];
+  const chosen = request.parallel_tool_calls === false ? tools.slice(0, 1) : tools;
+  return chosen.map((t, i) => ({ id: `call_fake_${i}`, name: t.function.name, arguments: JSON.stringify({ location: 'Paris, France', unit: 'celsius', n: i }) }));
+}
+
+function chat(req: IncomingMessage, res: ServerResponse, request: Json, behavior: string): Promise<void> | void {
+  const model = servedModel(String(request.model ?? 'gpt-4o-mini'));
+  const n = Number(request.n ?? 1);
+  const calls = toolCalls(request);
+  const base = { id: 'chatcmpl-fake', created: CREATED, model, system_fingerprint: 'fp_fake' };
+  const text = (i: number): string => (n > 1 ? `${REPLY} (choice ${i})` : REPLY);
+  const completionTokens = calls.length > 0 ? 12 * calls.length : words(REPLY) * n;
+  if (!request.stream) {
+    const choices = Array.from({ length: n }, (_, i) => ({
+      index: i,
+      message:
+        calls.length > 0
+          ? { role: 'assistant', content: null, tool_calls: calls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } })), refusal: null, annotations: [] }
+          : { role: 'assistant', content: text(i), refusal: null, annotations: [] },
+      logprobs: null,
+      finish_reason: calls.length > 0 ? 'tool_calls' : 'stop',
+    }));
+    return json(res, 200, { ...base, object: 'chat.completion', choices, usage: usage(request, completionTokens), service_tier: 'default' });
+  }
+
+  const includeUsage = (request.stream_options as Json | undefined)?.include_usage === true;
+  const chunk = (choices: Json[], extra: Json = {}): Json => ({
+    ...base,
+    object: 'chat.completion.chunk',
+    service_tier: 'default',
+    choices,
+    ...(includeUsage ? { usage: null } : {}),
+    ...extra,
+  });
+  const events: Json[] = [];
+  for (let i = 0; i < n; i++) {
+    events.push(chunk([{ index: i, delta: { role: 'assistant', content: calls.length > 0 ? null : '', refusal: null }, logprobs: null, finish_reason: null }]));
+    if (calls.length > 0) {
+      calls.forEach((c, k) => {
+        events.push(chunk([{ index: i, delta: { tool_calls: [{ index: k, id: c.id, type: 'function', function: { name: c.name, arguments: '' } }] }, logprobs: null, finish_reason: null }]));
+        for (const part of splitInto(c.arguments, 3)) {
+          events.push(chunk([{ index: i, delta: { tool_calls: [{ index: k, function: { arguments: part } }] }, logprobs: null, finish_reason: null }]));
+        }
+      });
+    } else {
+      for (const part of text(i).split(/(?<= )/)) events.push(chunk([{ index: i, delta: { content: part }, logprobs: null, finish_reason: null }]));
+    }
+    events.push(chunk([{ index: i, delta: {}, logprobs: null, finish_reason: calls.length > 0 ? 'tool_calls' : 'stop' }]));
+  }
+  if (includeUsage) events.push(chunk([], { usage: usage(request, completionTokens) }));
+  return streamSSE(req, res, events, behavior);
+}
+
+function splitInto(s: string, parts: number): string[] {
+  const size = Math.ceil(s.length / parts);
+  return Array.from({ length: parts }, (_, i) => s.slice(i * size, (i + 1) * size)).filter(Boolean);
+}
+
+/** Writes each event as its own TCP write, with optional pauses and the faults the tests need. */
+async function streamSSE(req: IncomingMessage, res: ServerResponse, events: Json[], behavior: string): Promise<void> {
+  const delay = Number(req.headers['x-fake-delay-ms'] ?? 0);
+  res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-request-id': 'req_fake' });
+  res.flushHeaders();
+  if (behavior === 'stall-body') return; // headers, then silence: llmtap's body timeout must fire
+  const frames = events.map((e) => Buffer.from(`data: ${JSON.stringify(e)}\n\n`));
+  if (behavior === 'error-event') frames.splice(2, frames.length, Buffer.from(`data: ${JSON.stringify({ error: { message: 'The model overloaded mid-stream.', type: 'server_error', param: null, code: null } })}\n\n`));
+  frames.push(Buffer.from('data: [DONE]\n\n'));
+  for (let i = 0; i < frames.length; i++) {
+    if (res.destroyed) return;
+    if (behavior === 'reset-mid-stream' && i === 3) {
+      await pause(30); // let the first events be read: a RST discards what the peer has not read yet
+      res.socket?.resetAndDestroy();
+      return;
+    }
+    if (behavior === 'ping' && i > 0) await write(res, Buffer.from(': ping\n\n'));
+    const frame = frames[i]!;
+    if (behavior === 'split-event') {
+      // One event across two TCP writes, cut mid-JSON.
+      await write(res, frame.subarray(0, frame.length >> 1));
+      await pause(5);
+      await write(res, frame.subarray(frame.length >> 1));
+    } else if (behavior === 'split-utf8') {
+      // Cut inside a multi-byte UTF-8 character when the frame has one.
+      const at = firstMultibyte(frame);
+      if (at > 0) {
+        await write(res, frame.subarray(0, at + 1));
+        await pause(5);
+        await write(res, frame.subarray(at + 1));
+      } else await write(res, frame);
+    } else await write(res, frame);
+    if (delay > 0) await pause(delay);
+  }
+  res.end();
+}
+
+function firstMultibyte(buf: Buffer): number {
+  for (let i = 0; i < buf.length; i++) if (buf[i]! >= 0xc0) return i;
+  return -1;
+}
+
+function write(res: ServerResponse, data: Buffer): Promise<void> {
+  return new Promise((resolve) => {
+    if (res.write(data)) resolve();
+    else res.once('drain', resolve);
+  });
+}
+
+const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+// ---- embeddings -------------------------------------------------------------------------------
+
+function vectorFor(text: string): number[] {
+  return Array.from({ length: 8 }, (_, i) => Math.fround(((text.charCodeAt(i % text.length) || 1) * (i + 1)) / 1000));
+}
+
+function embeddings(request: Json): Json {
+  const inputs = Array.isArray(request.input) ? (request.input as string[]) : [String(request.input)];
+  const base64 = request.encoding_format === 'base64';
+  const data = inputs.map((text, index) => {
+    const v = vectorFor(String(text));
+    return { object: 'embedding', index, embedding: base64 ? Buffer.from(new Float32Array(v).buffer).toString('base64') : v };
+  });
+  const tokens = inputs.reduce((sum, t) => sum + words(String(t)), 0);
+  return { object: 'list', data, model: String(request.model ?? 'text-embedding-3-small'), usage: { prompt_tokens: tokens, total_tokens: tokens } };
+}

@@ -1,0 +1,68 @@
+// Starts llmtap for a test: in-process (fast, logs captured) or as the real `llmtap` process.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { loadConfig } from '../../src/config.js';
+import { createLogger } from '../../src/log.js';
+import { start } from '../../src/main.js';
+
+export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+
+export interface InProcess {
+  url: string;
+  baseURL: string;
+  /** Every log line written, parsed. */
+  logs: Record<string, unknown>[];
+  shutdown(): Promise<void>;
+}
+
+export async function startLlmtap(env: Record<string, string>): Promise<InProcess> {
+  const config = loadConfig({ LLMTAP_PORT: '0', ...env });
+  const logs: Record<string, unknown>[] = [];
+  const log = createLogger(env.LLMTAP_LOG_LEVEL ?? 'info', { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) });
+  const running = await start(config, log);
+  return { url: running.url, baseURL: `${running.url}/v1`, logs, shutdown: running.shutdown };
+}
+
+export interface Spawned {
+  proc: ChildProcess;
+  url: string;
+  baseURL: string;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+/** Runs the built CLI (`npm test` builds first) and waits until it listens. */
+export async function spawnLlmtap(env: Record<string, string>, args: string[] = []): Promise<Spawned> {
+  const proc = spawn(process.execPath, [CLI, ...args], {
+    env: { PATH: process.env.PATH, LLMTAP_PORT: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = once(proc, 'exit').then(([code]) => code as number | null);
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`llmtap did not start:\n${out}`)), 15_000);
+    const check = (): void => {
+      const m = /"url":"(http:[^"]+)".*"msg":"llmtap listening"/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
+    };
+    proc.stdout!.on('data', check);
+    void exited.then((code) => reject(new Error(`llmtap exited with ${code}:\n${out}`)));
+  });
+  return { proc, url, baseURL: `${url}/v1`, output: () => out, exited };
+}
+
+/** Runs the CLI to completion and returns its exit code and output. */
+export async function runCli(env: Record<string, string>, args: string[] = []): Promise<{ code: number | null; output: string }> {
+  const proc = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  proc.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  proc.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  const [code] = (await once(proc, 'exit')) as [number | null];
+  return { code, output };
+}
