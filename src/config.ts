@@ -40,6 +40,14 @@ const oneOf =
     return v;
   };
 
+const bool = (raw: string, env: string): boolean => {
+  const v = raw.trim().toLowerCase();
+  if (v !== 'true' && v !== 'false') throw new ConfigError(`${env} must be true or false, got "${raw}"`);
+  return v === 'true';
+};
+
+const hide = (env: string, doc: string) => setting(env, 'false', doc, bool);
+
 const httpUrl = (raw: string, env: string): URL => {
   let url: URL;
   try {
@@ -88,6 +96,47 @@ export const settings = {
     'LLMTAP_SHUTDOWN_TIMEOUT_MS',
     '30000',
     'on SIGTERM/SIGINT, how long in-flight requests may take to finish before they are cut',
+    integer(0),
+  ),
+  captureMaxBytes: setting(
+    'LLMTAP_CAPTURE_MAX_BYTES',
+    '10485760',
+    'most bytes of one request or response kept for its span; past it the span records what fit and says it was truncated',
+    integer(1024),
+  ),
+  streamUsage: setting(
+    'LLMTAP_STREAM_USAGE',
+    'off',
+    '`inject`: ask the upstream for usage on streams that did not, and hide that extra chunk from the client, so streamed spans get token counts',
+    oneOf('off', 'inject'),
+  ),
+  writeQueueMax: setting('LLMTAP_WRITE_QUEUE_MAX', '20000', 'spans waiting for SQLite at most; past it new spans are dropped and counted', integer(1)),
+  flushIntervalMs: setting('LLMTAP_FLUSH_INTERVAL_MS', '100', 'how often queued spans are written to SQLite (one transaction per batch)', integer(1, 60_000)),
+  retentionDays: setting('LLMTAP_RETENTION_DAYS', '30', 'spans older than this are deleted in the background; `0` keeps them forever', integer(0)),
+  projectName: setting(
+    'PHOENIX_PROJECT_NAME',
+    'default',
+    'Phoenix project for spans (the `x-llmtap-project` request header overrides it per request)',
+    text,
+  ),
+  hideInputs: hide('OPENINFERENCE_HIDE_INPUTS', 'redact `input.value`, drop input messages and tools'),
+  hideOutputs: hide('OPENINFERENCE_HIDE_OUTPUTS', 'redact `output.value`, drop output messages'),
+  hideInputMessages: hide('OPENINFERENCE_HIDE_INPUT_MESSAGES', 'drop `llm.input_messages.*`'),
+  hideOutputMessages: hide('OPENINFERENCE_HIDE_OUTPUT_MESSAGES', 'drop `llm.output_messages.*`'),
+  hideInputImages: hide('OPENINFERENCE_HIDE_INPUT_IMAGES', 'drop input message images and redact image URLs inside `input.value`'),
+  hideInputText: hide('OPENINFERENCE_HIDE_INPUT_TEXT', 'redact the text of input messages'),
+  hideOutputText: hide('OPENINFERENCE_HIDE_OUTPUT_TEXT', 'redact the text of output messages'),
+  hideLlmTools: hide('OPENINFERENCE_HIDE_LLM_TOOLS', 'drop `llm.tools.*`'),
+  hideInvocationParameters: hide('OPENINFERENCE_HIDE_LLM_INVOCATION_PARAMETERS', 'drop `llm.invocation_parameters`'),
+  hidePrompts: hide('OPENINFERENCE_HIDE_PROMPTS', 'redact `llm.prompts.*` (legacy completions)'),
+  hideChoices: hide('OPENINFERENCE_HIDE_CHOICES', 'redact `llm.choices.*` (legacy completions)'),
+  hideEmbeddingVectors: hide('OPENINFERENCE_HIDE_EMBEDDING_VECTORS', 'drop embedding vectors'),
+  hideEmbeddingsVectors: hide('OPENINFERENCE_HIDE_EMBEDDINGS_VECTORS', 'the newer name of `OPENINFERENCE_HIDE_EMBEDDING_VECTORS`; either one hides them'),
+  hideEmbeddingsText: hide('OPENINFERENCE_HIDE_EMBEDDINGS_TEXT', 'redact embedded texts'),
+  base64ImageMaxLength: setting(
+    'OPENINFERENCE_BASE64_IMAGE_MAX_LENGTH',
+    '32000',
+    'a `data:image/…;base64,…` URL longer than this is redacted, in messages and in `input.value`',
     integer(0),
   ),
 };

@@ -1,27 +1,45 @@
-// Start-up and shutdown: config in, server listening, SIGTERM drains in-flight streams before exit.
+// Start-up and shutdown: config in, storage open, server listening; SIGTERM drains in-flight streams,
+// then flushes what is queued, before exit.
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createAdaptorServer } from '@hono/node-server';
 import { createApp } from './app.js';
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
-import { Forwarder, type ExchangeObserver } from './proxy/forward.js';
-import { logExchange } from './request-log.js';
+import { Forwarder } from './proxy/forward.js';
+import { Recorder } from './record/recorder.js';
+import { openDatabase } from './store/db.js';
+import { startRetention } from './store/retention.js';
+import { SpanWriter } from './store/writer.js';
 
 export interface Running {
   url: string;
   port: number;
-  /** Stops accepting, lets in-flight exchanges finish (bounded by the shutdown timeout), then releases everything. */
+  /** Stops accepting, lets in-flight exchanges finish (bounded by the shutdown timeout), flushes, releases everything. */
   shutdown(): Promise<void>;
 }
 
 export async function start(config: Config, log: Logger): Promise<Running> {
-  const observer: ExchangeObserver = {
-    isOwnHeader: () => false,
-    begin: () => ({ responseHeaders: [], end: (r) => logExchange(log, r) }),
-  };
-  const forwarder = new Forwarder(config, observer);
-  const app = createApp({ forwarder, readiness: [] });
+  const writer = new SpanWriter(openDatabase(config.dbPath), {
+    path: config.dbPath,
+    maxQueue: config.writeQueueMax,
+    flushIntervalMs: config.flushIntervalMs,
+    log,
+  });
+  const stopRetention = startRetention(() => writer.db, config.retentionDays, log);
+  const recorder = new Recorder(
+    {
+      provider: 'openai',
+      project: config.projectName,
+      captureMaxBytes: config.captureMaxBytes,
+      mask: config,
+      injectStreamUsage: config.streamUsage === 'inject',
+    },
+    writer,
+    log,
+  );
+  const forwarder = new Forwarder(config, recorder);
+  const app = createApp({ forwarder, readiness: [{ name: 'storage', problem: () => writer.problem() }] });
   const server = createAdaptorServer({ fetch: app.fetch }) as Server;
 
   await new Promise<void>((resolve, reject) => {
@@ -33,11 +51,12 @@ export async function start(config: Config, log: Logger): Promise<Running> {
   });
   const port = (server.address() as AddressInfo).port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
-  log.info({ url, upstream: config.upstreamUrl.href }, 'llmtap listening');
+  log.info({ url, upstream: config.upstreamUrl.href, db: config.dbPath }, 'llmtap listening');
 
   let stopping: Promise<void> | undefined;
   const shutdown = (): Promise<void> =>
     (stopping ??= (async () => {
+      const deadline = Date.now() + config.shutdownTimeoutMs;
       log.info({ inFlight: forwarder.inFlight }, 'shutting down: draining in-flight requests');
       server.close();
       // Keep-alive connections become idle as their responses end; close them as they do.
@@ -51,7 +70,11 @@ export async function start(config: Config, log: Logger): Promise<Running> {
       } else {
         await forwarder.close();
       }
-      log.info('stopped');
+      // Spans of the last exchanges are assembled on the next ticks; let them reach the queue.
+      await new Promise((r) => setImmediate(r));
+      stopRetention();
+      await writer.close(Math.max(1000, deadline - Date.now()));
+      log.info({ spansWritten: writer.stats.written }, 'stopped');
     })());
 
   return { url, port, shutdown };

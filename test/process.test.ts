@@ -62,6 +62,8 @@ describe('shutdown', () => {
 });
 
 describe('memory', () => {
+  // A large download (not an LLM call, so nothing is recorded): what is measured is the proxy's own
+  // buffering, not the bounded capture of recorded calls.
   it('200 concurrent streams read by slow clients keep the proxy RSS bounded', async () => {
     const perStream = 8 * 1024 * 1024;
     const piece = Buffer.alloc(64 * 1024, 'data: x\n\n'.repeat(1000));
@@ -84,7 +86,7 @@ describe('memory', () => {
         { length: 200 },
         () =>
           new Promise<void>((resolve, reject) => {
-            const req = request(`${llmtap.baseURL}/chat/completions`, { method: 'POST', headers: { 'x-fake-behavior': 'big-stream' }, agent: false }, (res) => {
+            const req = request(`${llmtap.baseURL}/files/file-big/content`, { headers: { 'x-fake-behavior': 'big-stream' }, agent: false }, (res) => {
               // Slow reader: not a byte for two seconds (more than the kernel's socket buffers can
               // hold arrives meanwhile), then everything.
               res.pause();
@@ -95,7 +97,7 @@ describe('memory', () => {
               }, 2000);
             });
             req.on('error', reject);
-            req.end(chatBody({ stream: true }));
+            req.end();
           }),
       );
       await Promise.all(streams);

@@ -46,8 +46,12 @@ export interface ExchangeTap {
   /** May edit the upstream request headers in place (e.g. `traceparent`) and return the body to send. */
   prepareUpstream?(headers: string[], body: Buffer): Buffer;
   responseStart?(status: number, rawHeaders: readonly string[]): void;
-  /** Returns the bytes to send to the client: the chunk itself, except where the tap filters. */
-  responseChunk?(chunk: Buffer, atNs: bigint): Buffer;
+  /** Sees each upstream chunk after it was handed to the client. */
+  responseChunk?(chunk: Buffer, atNs: bigint): void;
+  /** A tap that alters the client's stream returns the bytes to send instead of the chunk. */
+  filterChunk?(chunk: Buffer): Buffer;
+  /** Bytes a filtering tap still holds when the upstream response ends. */
+  filterEnd?(): Buffer | undefined;
   end(result: ExchangeResult): void;
 }
 
@@ -196,9 +200,8 @@ class Exchange implements Dispatcher.DispatchHandler {
   #reject(): void {
     this.#outcome = 'rejected';
     this.#status = 413;
-    const tap = this.#tapWithoutBody();
     // Close the connection so the rest of an oversize upload is not read.
-    sendFailure(this.res, bodyTooLarge(this.opts.maxBodyBytes), tap.responseHeaders, true);
+    sendFailure(this.res, bodyTooLarge(this.opts.maxBodyBytes), [], true);
   }
 
   /** Requests that never reached the point of forwarding are still reported to the observer. */
@@ -232,7 +235,8 @@ class Exchange implements Dispatcher.DispatchHandler {
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     const { res } = this;
     if (res.destroyed) return;
-    const out = this.#tap!.responseChunk?.(chunk, nowNs()) ?? chunk;
+    const tap = this.#tap!;
+    const out = tap.filterChunk?.(chunk) ?? chunk;
     this.#bytesOut += out.length;
     // Backpressure: a slow client pauses the upstream read until its socket drains.
     if (out.length > 0 && !res.write(out) && !this.#awaitingDrain) {
@@ -243,10 +247,16 @@ class Exchange implements Dispatcher.DispatchHandler {
         controller.resume();
       });
     }
+    tap.responseChunk?.(chunk, nowNs());
   }
 
   onResponseEnd(): void {
-    if (!this.res.destroyed) this.res.end();
+    if (this.res.destroyed) return;
+    const rest = this.#tap!.filterEnd?.();
+    if (rest && rest.length > 0) {
+      this.#bytesOut += rest.length;
+      this.res.end(rest);
+    } else this.res.end();
   }
 
   onResponseError(_controller: Dispatcher.DispatchController | undefined, err: Error): void {

@@ -64,3 +64,8 @@ export function rawHeader(raw: readonly string[], name: string): string | undefi
   for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === name) return raw[i + 1];
   return undefined;
 }
+
+/** Removes every occurrence of a header (lower-cased name) from a flat raw list, in place. */
+export function removeHeader(raw: string[], name: string): void {
+  for (let i = raw.length - 2; i >= 0; i -= 2) if (raw[i]!.toLowerCase() === name) raw.splice(i, 2);
+}

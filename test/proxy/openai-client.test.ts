@@ -19,8 +19,9 @@ afterAll(async () => {
   await fake.close();
 });
 
-// Hop-by-hop headers belong to each connection; everything else must arrive unchanged.
-const CONNECTION_SCOPED = new Set(['connection', 'keep-alive', 'host']);
+// Hop-by-hop headers belong to each connection; llmtap sets `traceparent` to name its span (the
+// recording tests check it); everything else must arrive unchanged.
+const CONNECTION_SCOPED = new Set(['connection', 'keep-alive', 'host', 'traceparent']);
 function endToEndHeaders(r: ReceivedRequest): string[][] {
   const pairs: string[][] = [];
   for (let i = 0; i < r.rawHeaders.length; i += 2) {

@@ -89,9 +89,11 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
 
 type Json = Record<string, unknown>;
 
-function json(res: ServerResponse, status: number, value: unknown, extra: Record<string, string> = {}): void {
-  const body = Buffer.from(JSON.stringify(value));
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': body.length, 'x-request-id': 'req_fake', ...extra });
+function json(res: ServerResponse, status: number, value: unknown, extra: Record<string, string> = {}, gzip = false): void {
+  const plain = Buffer.from(JSON.stringify(value));
+  const body = gzip ? gzipSync(plain) : plain;
+  const encoding: Record<string, string> = gzip ? { 'content-encoding': 'gzip' } : {};
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': body.length, 'x-request-id': 'req_fake', ...encoding, ...extra });
   res.end(body);
 }
 
@@ -111,11 +113,7 @@ async function route(req: IncomingMessage, res: ServerResponse, body: Buffer): P
   }
   if (req.method === 'POST' && path === '/v1/chat/completions') return chat(req, res, request, behavior);
   if (req.method === 'POST' && path === '/v1/embeddings') return json(res, 200, embeddings(request));
-  if (behavior === 'gzip') {
-    const zipped = gzipSync(JSON.stringify({ ok: true, path }));
-    res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip', 'content-length': zipped.length });
-    return void res.end(zipped);
-  }
+  if (behavior === 'gzip') return json(res, 200, { ok: true, path }, {}, true);
   json(res, 404, { error: { message: `Unknown request URL: ${req.method} ${path}`, type: 'invalid_request_error', param: null, code: 'unknown_url' } });
 }
 
@@ -167,7 +165,7 @@ function chat(req: IncomingMessage, res: ServerResponse, request: Json, behavior
       logprobs: null,
       finish_reason: calls.length > 0 ? 'tool_calls' : 'stop',
     }));
-    return json(res, 200, { ...base, object: 'chat.completion', choices, usage: usage(request, completionTokens), service_tier: 'default' });
+    return json(res, 200, { ...base, object: 'chat.completion', choices, usage: usage(request, completionTokens), service_tier: 'default' }, {}, behavior === 'gzip');
   }
 
   const includeUsage = (request.stream_options as Json | undefined)?.include_usage === true;

@@ -1,6 +1,9 @@
 // Starts llmtap for a test: in-process (fast, logs captured) or as the real `llmtap` process.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
@@ -8,34 +11,41 @@ import { start } from '../../src/main.js';
 
 export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 
+/** A database path in a fresh temporary directory. */
+export const tempDbPath = (): string => join(mkdtempSync(join(tmpdir(), 'llmtap-test-')), 'llmtap.db');
+
 export interface InProcess {
   url: string;
   baseURL: string;
+  dbPath: string;
   /** Every log line written, parsed. */
   logs: Record<string, unknown>[];
   shutdown(): Promise<void>;
 }
 
 export async function startLlmtap(env: Record<string, string>): Promise<InProcess> {
-  const config = loadConfig({ LLMTAP_PORT: '0', ...env });
+  const dbPath = env.LLMTAP_DB_PATH ?? tempDbPath();
+  const config = loadConfig({ LLMTAP_PORT: '0', LLMTAP_DB_PATH: dbPath, ...env });
   const logs: Record<string, unknown>[] = [];
   const log = createLogger(env.LLMTAP_LOG_LEVEL ?? 'info', { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) });
   const running = await start(config, log);
-  return { url: running.url, baseURL: `${running.url}/v1`, logs, shutdown: running.shutdown };
+  return { url: running.url, baseURL: `${running.url}/v1`, dbPath, logs, shutdown: running.shutdown };
 }
 
 export interface Spawned {
   proc: ChildProcess;
   url: string;
   baseURL: string;
+  dbPath: string;
   output: () => string;
   exited: Promise<number | null>;
 }
 
 /** Runs the built CLI (`npm test` builds first) and waits until it listens. */
 export async function spawnLlmtap(env: Record<string, string>, args: string[] = []): Promise<Spawned> {
+  const dbPath = env.LLMTAP_DB_PATH ?? tempDbPath();
   const proc = spawn(process.execPath, [CLI, ...args], {
-    env: { PATH: process.env.PATH, LLMTAP_PORT: '0', ...env },
+    env: { PATH: process.env.PATH, LLMTAP_PORT: '0', LLMTAP_DB_PATH: dbPath, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -54,12 +64,15 @@ export async function spawnLlmtap(env: Record<string, string>, args: string[] = 
     proc.stdout!.on('data', check);
     void exited.then((code) => reject(new Error(`llmtap exited with ${code}:\n${out}`)));
   });
-  return { proc, url, baseURL: `${url}/v1`, output: () => out, exited };
+  return { proc, url, baseURL: `${url}/v1`, dbPath, output: () => out, exited };
 }
 
 /** Runs the CLI to completion and returns its exit code and output. */
 export async function runCli(env: Record<string, string>, args: string[] = []): Promise<{ code: number | null; output: string }> {
-  const proc = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [CLI, ...args], {
+    env: { PATH: process.env.PATH, LLMTAP_DB_PATH: tempDbPath(), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   proc.stdout.on('data', (d: Buffer) => (output += d.toString()));
   proc.stderr.on('data', (d: Buffer) => (output += d.toString()));

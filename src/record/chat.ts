@@ -1,0 +1,200 @@
+// POST /v1/chat/completions → the attributes @arizeai/openinference-instrumentation-openai writes,
+// and more: every choice and parallel tool call kept apart in streams (merged by index, as the Python
+// instrumentation does), refusals, and token counts for streams.
+import { MimeType, OpenInferenceSpanKind, SemanticConventions as SC } from '@arizeai/openinference-semantic-conventions';
+import { asArray, isObject, type Endpoint, type Json, type StreamOutcome, type StreamReader } from './endpoint.js';
+import { put, type Attributes } from './span.js';
+
+const IN = SC.LLM_INPUT_MESSAGES;
+const OUT = SC.LLM_OUTPUT_MESSAGES;
+
+export const chatCompletions: Endpoint = {
+  spanName: 'OpenAI Chat Completions',
+  spanKind: OpenInferenceSpanKind.LLM,
+
+  request(body, attrs) {
+    const { messages, ...invocation } = body;
+    put(attrs, SC.LLM_MODEL_NAME, body.model);
+    put(attrs, SC.INPUT_VALUE, JSON.stringify(body));
+    put(attrs, SC.INPUT_MIME_TYPE, MimeType.JSON);
+    put(attrs, SC.LLM_INVOCATION_PARAMETERS, JSON.stringify(invocation));
+    asArray(messages).forEach((m, i) => isObject(m) && inputMessage(attrs, `${IN}.${i}.`, m));
+    asArray(body.tools).forEach((tool, i) => put(attrs, `${SC.LLM_TOOLS}.${i}.${SC.TOOL_JSON_SCHEMA}`, JSON.stringify(tool)));
+  },
+
+  response(body, attrs) {
+    put(attrs, SC.OUTPUT_VALUE, JSON.stringify(body));
+    put(attrs, SC.OUTPUT_MIME_TYPE, MimeType.JSON);
+    put(attrs, SC.LLM_MODEL_NAME, body.model || undefined);
+    for (const choice of asArray(body.choices)) {
+      if (!isObject(choice) || !isObject(choice.message)) continue;
+      const prefix = `${OUT}.${Number(choice.index ?? 0)}.`;
+      const m = choice.message;
+      put(attrs, prefix + SC.MESSAGE_ROLE, m.role);
+      if (m.content) put(attrs, prefix + SC.MESSAGE_CONTENT, m.content);
+      putRefusal(attrs, prefix, m.refusal);
+      toolCalls(attrs, prefix, asArray(m.tool_calls));
+      functionCall(attrs, prefix, m.function_call);
+      if (choice.index === 0 || choice.index === undefined) put(attrs, SC.LLM_FINISH_REASON, choice.finish_reason);
+    }
+    chatUsage(attrs, body.usage);
+  },
+
+  stream: () => new ChatStream(),
+};
+
+function inputMessage(attrs: Attributes, prefix: string, m: Json): void {
+  put(attrs, prefix + SC.MESSAGE_ROLE, m.role);
+  if (typeof m.content === 'string') put(attrs, prefix + SC.MESSAGE_CONTENT, m.content);
+  else {
+    asArray(m.content).forEach((part, j) => {
+      if (!isObject(part)) return;
+      const p = `${prefix}${SC.MESSAGE_CONTENTS}.${j}.`;
+      if (part.type === 'text') {
+        put(attrs, p + SC.MESSAGE_CONTENT_TYPE, 'text');
+        put(attrs, p + SC.MESSAGE_CONTENT_TEXT, part.text);
+      } else if (part.type === 'image_url' && isObject(part.image_url)) {
+        put(attrs, p + SC.MESSAGE_CONTENT_TYPE, 'image');
+        put(attrs, `${p}${SC.MESSAGE_CONTENT_IMAGE}.${SC.IMAGE_URL}`, part.image_url.url);
+      }
+    });
+  }
+  put(attrs, prefix + SC.MESSAGE_NAME, m.name);
+  // The JS instrumentation records a `function` message's name as the function call name.
+  if (m.role === 'function') put(attrs, prefix + SC.MESSAGE_FUNCTION_CALL_NAME, m.name);
+  put(attrs, prefix + SC.MESSAGE_TOOL_CALL_ID, m.tool_call_id);
+  toolCalls(attrs, prefix, asArray(m.tool_calls));
+  functionCall(attrs, prefix, m.function_call);
+}
+
+function toolCalls(attrs: Attributes, prefix: string, calls: unknown[]): void {
+  calls.forEach((call, k) => {
+    if (!isObject(call)) return;
+    const p = `${prefix}${SC.MESSAGE_TOOL_CALLS}.${k}.`;
+    if (call.id) put(attrs, p + SC.TOOL_CALL_ID, call.id);
+    if (isObject(call.function)) {
+      put(attrs, p + SC.TOOL_CALL_FUNCTION_NAME, call.function.name);
+      put(attrs, p + SC.TOOL_CALL_FUNCTION_ARGUMENTS_JSON, call.function.arguments);
+    }
+  });
+}
+
+function functionCall(attrs: Attributes, prefix: string, call: unknown): void {
+  if (!isObject(call)) return;
+  put(attrs, prefix + SC.MESSAGE_FUNCTION_CALL_NAME, call.name);
+  put(attrs, prefix + SC.MESSAGE_FUNCTION_CALL_ARGUMENTS_JSON, call.arguments);
+}
+
+/** Refusals have no key of their own in OpenInference; like the JS Responses instrumentation, they
+ * become a message content of type `refusal`. */
+function putRefusal(attrs: Attributes, prefix: string, refusal: unknown): void {
+  if (typeof refusal !== 'string' || !refusal) return;
+  const p = `${prefix}${SC.MESSAGE_CONTENTS}.0.`;
+  put(attrs, p + SC.MESSAGE_CONTENT_TYPE, 'refusal');
+  put(attrs, p + SC.MESSAGE_CONTENT_TEXT, refusal);
+}
+
+export function chatUsage(attrs: Attributes, usage: unknown): void {
+  if (!isObject(usage)) return;
+  put(attrs, SC.LLM_TOKEN_COUNT_PROMPT, usage.prompt_tokens);
+  put(attrs, SC.LLM_TOKEN_COUNT_COMPLETION, usage.completion_tokens);
+  put(attrs, SC.LLM_TOKEN_COUNT_TOTAL, usage.total_tokens);
+  const prompt = isObject(usage.prompt_tokens_details) ? usage.prompt_tokens_details : {};
+  const completion = isObject(usage.completion_tokens_details) ? usage.completion_tokens_details : {};
+  put(attrs, SC.LLM_TOKEN_COUNT_PROMPT_DETAILS_CACHE_READ, prompt.cached_tokens);
+  put(attrs, SC.LLM_TOKEN_COUNT_PROMPT_DETAILS_AUDIO, prompt.audio_tokens);
+  put(attrs, SC.LLM_TOKEN_COUNT_COMPLETION_DETAILS_REASONING, completion.reasoning_tokens);
+  put(attrs, SC.LLM_TOKEN_COUNT_COMPLETION_DETAILS_AUDIO, completion.audio_tokens);
+}
+
+interface MergedCall {
+  id: string;
+  name: string;
+  args: string;
+}
+
+interface MergedChoice {
+  role: string;
+  content: string;
+  refusal: string;
+  calls: Map<number, MergedCall>;
+  functionCall?: { name: string; args: string };
+  finishReason?: string;
+}
+
+/** Merges `chat.completion.chunk` deltas by choice index and tool-call index. */
+class ChatStream implements StreamReader {
+  readonly #outcome: StreamOutcome = {};
+  readonly #choices = new Map<number, MergedChoice>();
+  #model: unknown;
+  #usage: unknown;
+
+  event(chunk: Json, atNs: bigint): void {
+    if (isObject(chunk.error)) {
+      this.#outcome.error = { type: String(chunk.error.type ?? 'APIError'), message: String(chunk.error.message ?? JSON.stringify(chunk.error)) };
+      return;
+    }
+    if (chunk.model) this.#model = chunk.model;
+    if (isObject(chunk.usage)) this.#usage = chunk.usage;
+    for (const c of asArray(chunk.choices)) {
+      if (isObject(c) && this.#merge(c) && this.#outcome.firstTokenNs === undefined) this.#outcome.firstTokenNs = atNs;
+    }
+  }
+
+  /** Returns whether the delta carried a token (content, refusal or a tool call). */
+  #merge(c: Json): boolean {
+    const index = Number(c.index ?? 0);
+    let merged = this.#choices.get(index);
+    if (!merged) this.#choices.set(index, (merged = { role: 'assistant', content: '', refusal: '', calls: new Map() }));
+    if (c.finish_reason) merged.finishReason = String(c.finish_reason);
+    const d = isObject(c.delta) ? c.delta : {};
+    if (typeof d.role === 'string' && d.role) merged.role = d.role;
+    let token = false;
+    if (typeof d.content === 'string' && d.content) {
+      merged.content += d.content;
+      token = true;
+    }
+    if (typeof d.refusal === 'string' && d.refusal) {
+      merged.refusal += d.refusal;
+      token = true;
+    }
+    for (const tc of asArray(d.tool_calls)) {
+      if (!isObject(tc)) continue;
+      const k = Number(tc.index ?? 0);
+      let call = merged.calls.get(k);
+      if (!call) merged.calls.set(k, (call = { id: '', name: '', args: '' }));
+      // Ids and names come once (some compatible servers repeat them): the first one counts.
+      if (typeof tc.id === 'string' && !call.id) call.id = tc.id;
+      const fn = isObject(tc.function) ? tc.function : {};
+      if (typeof fn.name === 'string' && !call.name) call.name = fn.name;
+      if (typeof fn.arguments === 'string') call.args += fn.arguments;
+      token = true;
+    }
+    if (isObject(d.function_call)) {
+      merged.functionCall ??= { name: '', args: '' };
+      if (typeof d.function_call.name === 'string') merged.functionCall.name += d.function_call.name;
+      if (typeof d.function_call.arguments === 'string') merged.functionCall.args += d.function_call.arguments;
+      token = true;
+    }
+    return token;
+  }
+
+  finish(attrs: Attributes): StreamOutcome {
+    // As the JS instrumentation: the assembled text of the first choice, as plain text.
+    put(attrs, SC.OUTPUT_VALUE, this.#choices.get(0)?.content ?? '');
+    put(attrs, SC.OUTPUT_MIME_TYPE, MimeType.TEXT);
+    if (this.#model) put(attrs, SC.LLM_MODEL_NAME, this.#model);
+    for (const [index, c] of [...this.#choices].sort((a, b) => a[0] - b[0])) {
+      const prefix = `${OUT}.${index}.`;
+      put(attrs, prefix + SC.MESSAGE_ROLE, c.role);
+      put(attrs, prefix + SC.MESSAGE_CONTENT, c.content);
+      putRefusal(attrs, prefix, c.refusal);
+      const calls = [...c.calls].sort((a, b) => a[0] - b[0]).map(([, call]) => ({ id: call.id, function: { name: call.name, arguments: call.args } }));
+      toolCalls(attrs, prefix, calls);
+      if (c.functionCall) functionCall(attrs, prefix, { name: c.functionCall.name, arguments: c.functionCall.args });
+    }
+    put(attrs, SC.LLM_FINISH_REASON, this.#choices.get(0)?.finishReason);
+    chatUsage(attrs, this.#usage);
+    return this.#outcome;
+  }
+}

@@ -1,0 +1,104 @@
+// OpenInference's masking variables, with the meanings of the Python and JS instrumentations combined
+// (neither implements the whole set, and both read the environment themselves, which llmtap leaves to
+// config.ts). Rules are tried in order on the flat keys; the first that matches decides.
+import { SemanticConventions as SC } from '@arizeai/openinference-semantic-conventions';
+import type { Config } from '../config.js';
+import { isObject } from './endpoint.js';
+import type { Attributes, AttributeValue } from './span.js';
+
+export const REDACTED = '__REDACTED__';
+
+export type MaskConfig = Pick<
+  Config,
+  | 'hideInputs'
+  | 'hideOutputs'
+  | 'hideInputMessages'
+  | 'hideOutputMessages'
+  | 'hideInputImages'
+  | 'hideInputText'
+  | 'hideOutputText'
+  | 'hideLlmTools'
+  | 'hideInvocationParameters'
+  | 'hidePrompts'
+  | 'hideChoices'
+  | 'hideEmbeddingVectors'
+  | 'hideEmbeddingsVectors'
+  | 'hideEmbeddingsText'
+  | 'base64ImageMaxLength'
+>;
+
+const DROP = Symbol('drop');
+type Verdict = AttributeValue | typeof DROP;
+
+const CHOICES = 'llm.choices';
+const inInput = (k: string): boolean => k.includes(SC.LLM_INPUT_MESSAGES);
+const inOutput = (k: string): boolean => k.includes(SC.LLM_OUTPUT_MESSAGES);
+const isMessageText = (k: string): boolean =>
+  (k.includes(SC.MESSAGE_CONTENT) && !k.includes(SC.MESSAGE_CONTENTS)) || k.includes(SC.MESSAGE_CONTENT_TEXT);
+const isLongBase64Image = (v: AttributeValue, max: number): boolean =>
+  typeof v === 'string' && v.startsWith('data:image/') && v.includes('base64') && v.length > max;
+
+function rule(c: MaskConfig, key: string, value: AttributeValue): Verdict {
+  if (c.hideInvocationParameters && key === SC.LLM_INVOCATION_PARAMETERS) return DROP;
+  if (c.hideLlmTools && key.includes(SC.LLM_TOOLS)) return DROP;
+  if (c.hideInputs) {
+    if (key === SC.INPUT_VALUE) return REDACTED;
+    if (key === SC.INPUT_MIME_TYPE || inInput(key) || key.includes(SC.LLM_TOOLS)) return DROP;
+    if (key.includes(SC.LLM_PROMPTS)) return REDACTED;
+  }
+  if (c.hideOutputs) {
+    if (key === SC.OUTPUT_VALUE) return REDACTED;
+    if (key === SC.OUTPUT_MIME_TYPE || inOutput(key)) return DROP;
+    if (key.includes(CHOICES)) return REDACTED;
+  }
+  if (c.hideInputMessages && inInput(key)) return DROP;
+  if (c.hideOutputMessages && inOutput(key)) return DROP;
+  if (c.hideInputImages && inInput(key) && key.includes(SC.MESSAGE_CONTENT_IMAGE)) return DROP;
+  if (c.hideInputText && inInput(key) && isMessageText(key)) return REDACTED;
+  if (c.hideOutputText && inOutput(key) && isMessageText(key)) return REDACTED;
+  if (c.hidePrompts && key.includes(SC.LLM_PROMPTS)) return REDACTED;
+  if (c.hideChoices && key.includes(CHOICES)) return REDACTED;
+  if ((c.hideEmbeddingVectors || c.hideEmbeddingsVectors) && key.includes(SC.EMBEDDING_EMBEDDINGS) && key.endsWith(SC.EMBEDDING_VECTOR)) return DROP;
+  if (c.hideEmbeddingsText && key.includes(SC.EMBEDDING_EMBEDDINGS) && key.endsWith(SC.EMBEDDING_TEXT)) return REDACTED;
+  if (key.endsWith(SC.IMAGE_URL) && (inInput(key) || inOutput(key)) && isLongBase64Image(value, c.base64ImageMaxLength)) return REDACTED;
+  if (key === SC.INPUT_VALUE && typeof value === 'string') return maskImagesInInput(c, value);
+  return value;
+}
+
+/** Image URLs inside the request JSON of `input.value`: hidden, or redacted when base64 and too long. */
+function maskImagesInInput(c: MaskConfig, value: string): string {
+  if (!value.includes('image_url')) return value;
+  if (!c.hideInputImages && !value.includes('data:image/')) return value;
+  let changed = false;
+  const redact = (url: unknown): boolean => typeof url === 'string' && (c.hideInputImages || isLongBase64Image(url, c.base64ImageMaxLength));
+  const walk = (node: unknown): void => {
+    if (Array.isArray(node)) node.forEach(walk);
+    else if (isObject(node)) {
+      for (const [k, v] of Object.entries(node)) {
+        if (k === 'image_url' && redact(v)) {
+          node[k] = REDACTED; // Responses API: image_url is the URL itself
+          changed = true;
+        } else if (k === 'image_url' && isObject(v) && redact(v.url)) {
+          v.url = REDACTED; // Chat Completions: image_url: {url}
+          changed = true;
+        } else walk(v);
+      }
+    }
+  };
+  try {
+    const parsed: unknown = JSON.parse(value);
+    walk(parsed);
+    return changed ? JSON.stringify(parsed) : value;
+  } catch {
+    return value;
+  }
+}
+
+export function maskAttributes(c: MaskConfig, attrs: Attributes): Attributes {
+  const out: Attributes = {};
+  for (const key in attrs) {
+    const verdict = rule(c, key, attrs[key]!);
+    if (verdict !== DROP) out[key] = verdict;
+  }
+  return out;
+}

@@ -1,0 +1,68 @@
+// Opening the SQLite file: WAL, migrations up to this build's schema, and a refusal to touch a file
+// written by a newer llmtap.
+import { mkdirSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
+
+export type DB = Database.Database;
+
+export class StoreError extends Error {
+  override name = 'StoreError';
+}
+
+export function openDatabase(path: string, opts: { readonly?: boolean } = {}): DB {
+  if (!opts.readonly && path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  let db: DB;
+  try {
+    db = new Database(path, { readonly: opts.readonly ?? false, fileMustExist: opts.readonly ?? false });
+  } catch (err) {
+    throw new StoreError(`cannot open the database at ${path} (LLMTAP_DB_PATH): ${(err as Error).message}`);
+  }
+  try {
+    if (!opts.readonly) {
+      db.pragma('journal_mode = WAL');
+      // WAL + NORMAL: a committed batch survives a crash of the process; only an OS crash can lose
+      // the last commits. Commits cost no fsync.
+      db.pragma('synchronous = NORMAL');
+    }
+    // The writer runs on the event loop: never wait for a lock there, retry later instead.
+    db.pragma('busy_timeout = 0');
+    migrate(db, path, opts.readonly ?? false);
+    return db;
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+}
+
+function migrate(db: DB, path: string, readonly: boolean): void {
+  const hasTable = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'").get();
+  const current = hasTable ? ((db.prepare('SELECT max(version) AS v FROM schema_migrations').get() as { v: number | null }).v ?? 0) : 0;
+  if (current > SCHEMA_VERSION) {
+    throw new StoreError(
+      `the database at ${path} has schema version ${current}, newer than this llmtap understands (${SCHEMA_VERSION}); ` +
+        'upgrade llmtap or point LLMTAP_DB_PATH at another file',
+    );
+  }
+  if (current === SCHEMA_VERSION) return;
+  if (readonly) throw new StoreError(`the database at ${path} needs an upgrade (schema ${current} → ${SCHEMA_VERSION}); start the server once`);
+  db.transaction(() => {
+    db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)');
+    const record = db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)');
+    for (let v = current + 1; v <= SCHEMA_VERSION; v++) {
+      db.exec(MIGRATIONS[v - 1]!);
+      record.run(v, new Date().toISOString());
+    }
+  }).immediate();
+}
+
+/** Identity of the file at a path, to notice when it was deleted or replaced under us. */
+export function fileIdentity(path: string): string | undefined {
+  try {
+    const s = statSync(path);
+    return `${s.dev}:${s.ino}`;
+  } catch {
+    return undefined;
+  }
+}

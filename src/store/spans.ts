@@ -1,0 +1,103 @@
+// Spans ⇄ rows.
+import { SemanticConventions as SC } from '@arizeai/openinference-semantic-conventions';
+import { LLMTAP, type Attributes, type Span, type SpanEvent } from '../record/span.js';
+import type { DB } from './db.js';
+
+export interface SpanRow {
+  seq: bigint;
+  span_id: string;
+  trace_id: string;
+  parent_id: string | null;
+  trace_state: string | null;
+  name: string;
+  kind: string;
+  start_ns: bigint;
+  end_ns: bigint;
+  status_code: string;
+  status_message: string;
+  project: string;
+  attributes: string;
+  events: string;
+}
+
+const num = (v: unknown): number | null => (typeof v === 'number' ? v : null);
+const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+
+interface StoredEvent {
+  name: string;
+  time_ns: string;
+  attributes: Attributes;
+}
+
+function params(s: Span): unknown[] {
+  const a = s.attributes;
+  const events: StoredEvent[] = s.events.map((e) => ({ name: e.name, time_ns: e.timeNs.toString(), attributes: e.attributes }));
+  return [
+    s.spanId,
+    s.traceId,
+    s.parentSpanId ?? null,
+    s.traceState ?? null,
+    s.name,
+    s.kind,
+    s.startNs,
+    s.endNs,
+    s.statusCode,
+    s.statusMessage,
+    s.project,
+    str(a[SC.SESSION_ID]),
+    str(a[SC.USER_ID]),
+    str(a[SC.LLM_MODEL_NAME]) ?? str(a[SC.EMBEDDING_MODEL_NAME]),
+    num(a[SC.LLM_TOKEN_COUNT_PROMPT]),
+    num(a[SC.LLM_TOKEN_COUNT_COMPLETION]),
+    num(a[SC.LLM_TOKEN_COUNT_TOTAL]),
+    num(a[LLMTAP.TTFT_MS]),
+    JSON.stringify(a),
+    JSON.stringify(events),
+  ];
+}
+
+export function rowToSpan(r: SpanRow): Span {
+  const events = (JSON.parse(r.events) as StoredEvent[]).map(
+    (e): SpanEvent => ({ name: e.name, timeNs: BigInt(e.time_ns), attributes: e.attributes }),
+  );
+  const span: Span = {
+    traceId: r.trace_id,
+    spanId: r.span_id,
+    name: r.name,
+    kind: r.kind,
+    startNs: r.start_ns,
+    endNs: r.end_ns,
+    statusCode: r.status_code as Span['statusCode'],
+    statusMessage: r.status_message,
+    attributes: JSON.parse(r.attributes) as Attributes,
+    events,
+    project: r.project,
+  };
+  if (r.parent_id) span.parentSpanId = r.parent_id;
+  if (r.trace_state) span.traceState = r.trace_state;
+  return span;
+}
+
+/** Inserts spans in one transaction; a span id already stored is left as it is. Returns how many were new. */
+export function spanInserter(db: DB): (spans: readonly Span[]) => number {
+  const insert = db.prepare(
+    `INSERT OR IGNORE INTO spans (span_id, trace_id, parent_id, trace_state, name, kind, start_ns, end_ns,
+       status_code, status_message, project, session_id, user_id, model, prompt_tokens, completion_tokens,
+       total_tokens, ttft_ms, attributes, events)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  return db.transaction((spans: readonly Span[]) => {
+    let added = 0;
+    for (const s of spans) added += insert.run(...params(s)).changes;
+    return added;
+  });
+}
+
+/** Reads spans by id (the whole span, times exact). */
+export function spanReader(db: DB): (spanId: string) => Span | undefined {
+  const select = db.prepare('SELECT * FROM spans WHERE span_id = ?').safeIntegers(true);
+  return (spanId) => {
+    const row = select.get(spanId) as SpanRow | undefined;
+    return row ? rowToSpan(row) : undefined;
+  };
+}

@@ -1,0 +1,113 @@
+// Spans reach SQLite off the request path: queued in memory (bounded), written in batches, one
+// transaction each. A batch that fails stays queued and is retried with backoff, so a locked or
+// vanished database costs no span until the queue bound is reached.
+import type { Logger } from '../log.js';
+import type { Span } from '../record/span.js';
+import { fileIdentity, openDatabase, type DB } from './db.js';
+import { spanInserter } from './spans.js';
+
+export interface WriterOptions {
+  path: string;
+  maxQueue: number;
+  flushIntervalMs: number;
+  log: Logger;
+}
+
+const BATCH = 500;
+const MAX_BACKOFF_MS = 5000;
+
+export class SpanWriter {
+  readonly #opts: WriterOptions;
+  #db: DB;
+  #identity: string | undefined;
+  #insert: (spans: readonly Span[]) => number;
+  #queue: Span[] = [];
+  #timer: NodeJS.Timeout;
+  #failures = 0;
+  #retryAt = 0;
+  #lastError: string | undefined;
+  #droppedSinceWarn = 0;
+  readonly stats = { written: 0, dropped: 0, failedWrites: 0 };
+
+  constructor(db: DB, opts: WriterOptions) {
+    this.#opts = opts;
+    this.#db = db;
+    this.#identity = fileIdentity(opts.path);
+    this.#insert = spanInserter(db);
+    this.#timer = setInterval(() => this.flush(), opts.flushIntervalMs);
+    this.#timer.unref();
+  }
+
+  /** The current connection (it changes when the file had to be reopened). */
+  get db(): DB {
+    return this.#db;
+  }
+
+  get queued(): number {
+    return this.#queue.length;
+  }
+
+  enqueue(span: Span): void {
+    if (this.#queue.length >= this.#opts.maxQueue) {
+      this.stats.dropped++;
+      if (this.#droppedSinceWarn++ === 0) this.#opts.log.warn({ queued: this.#queue.length }, 'span queue full: dropping spans (LLMTAP_WRITE_QUEUE_MAX)');
+      return;
+    }
+    this.#queue.push(span);
+    if (this.#queue.length === BATCH) setImmediate(() => this.flush());
+  }
+
+  /** Writes what is queued. Returns false when the database refused (the spans stay queued). */
+  flush(): boolean {
+    if (this.#queue.length === 0) return true;
+    if (Date.now() < this.#retryAt) return false;
+    try {
+      this.#checkFile();
+      while (this.#queue.length > 0) {
+        const batch = this.#queue.slice(0, BATCH);
+        this.#insert(batch);
+        this.#queue.splice(0, batch.length);
+        this.stats.written += batch.length;
+      }
+      if (this.#lastError) this.#opts.log.info('storage recovered: writing spans again');
+      this.#failures = 0;
+      this.#lastError = undefined;
+      this.#droppedSinceWarn = 0;
+      return true;
+    } catch (err) {
+      this.stats.failedWrites++;
+      this.#lastError = (err as Error).message;
+      this.#retryAt = Date.now() + Math.min(MAX_BACKOFF_MS, this.#opts.flushIntervalMs * 2 ** this.#failures++);
+      this.#opts.log.error({ err: this.#lastError, queued: this.#queue.length }, 'storage write failed: spans kept in memory and retried');
+      return false;
+    }
+  }
+
+  /** Why storage is not healthy, for /readyz; undefined when it is. */
+  problem(): string | undefined {
+    return this.#lastError;
+  }
+
+  /** Final flush, retried within the deadline; then the database is closed. */
+  async close(deadlineMs: number): Promise<void> {
+    clearInterval(this.#timer);
+    const until = Date.now() + deadlineMs;
+    this.#retryAt = 0;
+    while (!this.flush() && Date.now() < until) {
+      await new Promise((r) => setTimeout(r, Math.min(200, Math.max(0, this.#retryAt - Date.now()))));
+    }
+    if (this.#queue.length > 0) this.#opts.log.error({ lost: this.#queue.length }, 'shutdown: spans could not be stored');
+    this.#db.close();
+  }
+
+  /** A database file deleted or replaced under a running process would swallow writes silently. */
+  #checkFile(): void {
+    if (fileIdentity(this.#opts.path) === this.#identity) return;
+    this.#opts.log.warn({ path: this.#opts.path }, 'database file disappeared or was replaced: reopening');
+    const db = openDatabase(this.#opts.path);
+    this.#db.close();
+    this.#db = db;
+    this.#identity = fileIdentity(this.#opts.path);
+    this.#insert = spanInserter(db);
+  }
+}

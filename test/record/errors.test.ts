@@ -1,0 +1,125 @@
+// Failed calls still produce a span (the official JS instrumentation exports none): status ERROR,
+// `<ErrorType>: <message>`, an exception event, whatever output had streamed, the HTTP status.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Span } from '../../src/record/span.js';
+import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
+import { chatBody, rawRequest, type RawRequest } from '../support/http.js';
+import { startLlmtap, type InProcess } from '../support/llmtap.js';
+import { waitForSpan } from '../support/spans.js';
+
+let fake: FakeOpenAI;
+let proxy: InProcess;
+
+beforeAll(async () => {
+  fake = await startFakeOpenAI();
+  proxy = await startLlmtap({
+    LLMTAP_UPSTREAM_URL: fake.url,
+    LLMTAP_LOG_LEVEL: 'silent',
+    LLMTAP_FLUSH_INTERVAL_MS: '10',
+    LLMTAP_HEADERS_TIMEOUT_MS: '300',
+  });
+});
+afterAll(async () => {
+  await proxy.shutdown();
+  await fake.close();
+});
+
+const call = (behavior: string, body = chatBody({ stream: true, stream_options: { include_usage: true } }), extra: Partial<RawRequest> = {}) => ({
+  method: 'POST',
+  headers: { 'content-type': 'application/json', 'x-fake-behavior': behavior, ...extra.headers },
+  body,
+  ...(extra.abortAfterBytes === undefined ? {} : { abortAfterBytes: extra.abortAfterBytes }),
+});
+
+async function spanOf(behavior: string, body?: string, extra: Partial<RawRequest> = {}): Promise<{ span: Span; status: number }> {
+  const r = await rawRequest(`${proxy.baseURL}/chat/completions`, call(behavior, body, extra));
+  const id = r.headers['x-llmtap-span-id'];
+  expect(id, 'x-llmtap-span-id header').toMatch(/^[0-9a-f]{16}$/);
+  return { span: await waitForSpan(proxy.dbPath, id as string), status: r.status };
+}
+
+function expectError(span: Span, type: string, messagePart: string): void {
+  expect(span.statusCode).toBe('ERROR');
+  expect(span.statusMessage.startsWith(`${type}: `), span.statusMessage).toBe(true);
+  expect(span.statusMessage).toContain(messagePart);
+  const exceptions = span.events.filter((e) => e.name === 'exception');
+  expect(exceptions).toHaveLength(1);
+  expect(exceptions[0]!.attributes).toMatchObject({ 'exception.type': type, 'exception.escaped': true });
+  expect(exceptions[0]!.attributes['exception.message']).toContain(messagePart);
+  // The request side is always recorded.
+  expect(span.attributes['input.value']).toContain('Say hello');
+  expect(span.attributes['llm.input_messages.0.message.content']).toBe('Say hello');
+}
+
+describe('a span for every failure', () => {
+  it('upstream 500', async () => {
+    const { span } = await spanOf('error-500', chatBody());
+    expectError(span, 'InternalServerError', 'The server had an error while processing your request.');
+    expect(span.attributes['http.response.status_code']).toBe(500);
+  });
+
+  it('upstream 429', async () => {
+    const { span } = await spanOf('error-429', chatBody());
+    expectError(span, 'RateLimitError', 'Rate limit reached for gpt-4o-mini.');
+    expect(span.attributes['http.response.status_code']).toBe(429);
+  });
+
+  it('reset mid-stream: the output that had streamed is kept', async () => {
+    const { span } = await spanOf('reset-mid-stream');
+    expectError(span, 'APIConnectionError', 'upstream connection broke mid-response');
+    expect(span.attributes['http.response.status_code']).toBe(200);
+    expect(span.attributes['output.value']).toBe('Héllo wörld '); // the events before the reset
+  });
+
+  it('timeout before the answer', async () => {
+    const { span, status } = await spanOf('stall', chatBody());
+    expect(status).toBe(504);
+    expectError(span, 'APIConnectionTimeoutError', 'upstream did not answer in time');
+    expect(span.attributes['http.response.status_code']).toBe(504);
+  });
+
+  it('an error event inside a 200 stream', async () => {
+    const { span } = await spanOf('error-event');
+    expectError(span, 'APIError', 'The model overloaded mid-stream.');
+  });
+
+  it('client abort mid-stream: partial output, a cancellation message', async () => {
+    const { span } = await spanOf('', undefined, { headers: { 'x-fake-delay-ms': '60' }, abortAfterBytes: 400 });
+    expectError(span, 'APIUserAbortError', 'the client disconnected before the response ended');
+    expect((span.attributes['output.value'] as string).length).toBeGreaterThan(0);
+    expect(span.attributes['llm.token_count.total']).toBeUndefined(); // usage comes last; it never arrived
+  });
+
+  it('client abort after the usage arrived: the usage is kept', async () => {
+    const sse = (o: unknown): string => `data: ${JSON.stringify(o)}\n\n`;
+    const content = sse({ id: 'c', object: 'chat.completion.chunk', model: 'gpt-4o-mini', choices: [{ index: 0, delta: { role: 'assistant', content: 'Hi' } }] });
+    const usage = sse({ id: 'c', object: 'chat.completion.chunk', model: 'gpt-4o-mini', choices: [], usage: { prompt_tokens: 5, completion_tokens: 1, total_tokens: 6 } });
+    fake.handler = (req, res) => {
+      if (req.headers['x-fake-behavior'] !== 'usage-then-hang') return false;
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(content);
+      setTimeout(() => res.write(usage), 50);
+      return true; // and never ends: the client gives up
+    };
+    try {
+      const { span } = await spanOf('usage-then-hang', undefined, { abortAfterBytes: Buffer.byteLength(content + usage) });
+      expectError(span, 'APIUserAbortError', 'the client disconnected');
+      expect(span.attributes['llm.token_count.total']).toBe(6);
+      expect(span.attributes['output.value']).toBe('Hi');
+    } finally {
+      fake.handler = undefined;
+    }
+  });
+
+  it('upstream unreachable', async () => {
+    const down = await startLlmtap({ LLMTAP_UPSTREAM_URL: 'http://127.0.0.1:1', LLMTAP_LOG_LEVEL: 'silent', LLMTAP_FLUSH_INTERVAL_MS: '10' });
+    try {
+      const r = await rawRequest(`${down.baseURL}/chat/completions`, call('', chatBody()));
+      expect(r.status).toBe(502);
+      const span = await waitForSpan(down.dbPath, r.headers['x-llmtap-span-id'] as string);
+      expectError(span, 'APIConnectionError', 'upstream unreachable');
+    } finally {
+      await down.shutdown();
+    }
+  });
+});

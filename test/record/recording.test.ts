@@ -1,0 +1,131 @@
+// Recording from the wire: whatever shape the bytes arrive in, the span holds the exchange exactly.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REPLY, startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
+import { chatBody, rawRequest } from '../support/http.js';
+import { startLlmtap, type InProcess } from '../support/llmtap.js';
+import { waitForSpan } from '../support/spans.js';
+
+let fake: FakeOpenAI;
+let proxy: InProcess;
+
+beforeAll(async () => {
+  fake = await startFakeOpenAI();
+  proxy = await startLlmtap({ LLMTAP_UPSTREAM_URL: fake.url, LLMTAP_LOG_LEVEL: 'silent', LLMTAP_FLUSH_INTERVAL_MS: '10' });
+});
+afterAll(async () => {
+  await proxy.shutdown();
+  await fake.close();
+});
+
+const post = (body: string, headers: Record<string, string> = {}) => ({
+  method: 'POST',
+  headers: { 'content-type': 'application/json', ...headers },
+  body,
+});
+
+describe('streams assembled from the wire', () => {
+  for (const behavior of ['split-event', 'split-utf8', 'ping']) {
+    it(`the assembled text is exact (${behavior})`, async () => {
+      const r = await rawRequest(`${proxy.baseURL}/chat/completions`, post(chatBody({ stream: true }), { 'x-fake-behavior': behavior }));
+      const span = await waitForSpan(proxy.dbPath, r.headers['x-llmtap-span-id'] as string);
+      expect(span.statusCode).toBe('OK');
+      expect(span.attributes['output.value']).toBe(REPLY);
+      expect(span.attributes['llm.output_messages.0.message.content']).toBe(REPLY);
+      expect(span.attributes['llm.finish_reason']).toBe('stop');
+    });
+  }
+
+  it('the first-token event is when the first content reached the client, within the span', async () => {
+    const r = await rawRequest(`${proxy.baseURL}/chat/completions`, post(chatBody({ stream: true }), { 'x-fake-delay-ms': '30' }));
+    const span = await waitForSpan(proxy.dbPath, r.headers['x-llmtap-span-id'] as string);
+    const first = span.events.find((e) => e.name === 'First Token Stream Event')!;
+    // The role-only chunk came first, 30 ms before the first content chunk.
+    const ttft = Number(first.timeNs - span.startNs) / 1e6;
+    expect(ttft).toBeGreaterThanOrEqual(25);
+    expect(first.timeNs).toBeLessThan(span.endNs);
+    expect(span.attributes['llmtap.time_to_first_token_ms']).toBeCloseTo(ttft, 3);
+    expect(Number(span.endNs - span.startNs) / 1e6).toBeGreaterThan(200);
+  });
+
+  it('a compressed JSON response is recorded decoded, and the client gets it compressed', async () => {
+    const r = await rawRequest(`${proxy.baseURL}/chat/completions`, post(chatBody(), { 'x-fake-behavior': 'gzip', 'accept-encoding': 'gzip' }));
+    expect(r.headers['content-encoding']).toBe('gzip');
+    const span = await waitForSpan(proxy.dbPath, r.headers['x-llmtap-span-id'] as string);
+    expect(span.attributes['llm.output_messages.0.message.content']).toBe(REPLY);
+    expect(span.attributes['llm.token_count.total']).toBeGreaterThan(0);
+  });
+});
+
+describe('bounded capture', () => {
+  let small: InProcess;
+  beforeAll(async () => {
+    small = await startLlmtap({ LLMTAP_UPSTREAM_URL: fake.url, LLMTAP_LOG_LEVEL: 'silent', LLMTAP_FLUSH_INTERVAL_MS: '10', LLMTAP_CAPTURE_MAX_BYTES: '1500' });
+  });
+  afterAll(() => small.shutdown());
+
+  it('a stream past the limit: the span has what fit and says it was truncated; the client got everything', async () => {
+    const r = await rawRequest(`${small.baseURL}/chat/completions`, post(chatBody({ stream: true })));
+    expect(r.body.toString()).toContain('[DONE]');
+    const span = await waitForSpan(small.dbPath, r.headers['x-llmtap-span-id'] as string);
+    expect(span.attributes['llmtap.output.truncated']).toBe(true);
+    const text = span.attributes['output.value'] as string;
+    expect(text.length).toBeGreaterThan(0);
+    expect(REPLY.startsWith(text)).toBe(true);
+    expect(text.length).toBeLessThan(REPLY.length);
+  });
+
+  it('a request past the limit: its text up to the limit, marked truncated; forwarded whole', async () => {
+    const before = fake.requests.length;
+    const body = chatBody({ padding: 'x'.repeat(3000) });
+    const r = await rawRequest(`${small.baseURL}/chat/completions`, post(body));
+    expect(fake.requests[before]!.body.toString()).toBe(body);
+    const span = await waitForSpan(small.dbPath, r.headers['x-llmtap-span-id'] as string);
+    expect(span.attributes['llmtap.input.truncated']).toBe(true);
+    expect(span.attributes['input.value']).toBe(body.slice(0, 1500));
+    expect(span.attributes['input.mime_type']).toBe('text/plain');
+  });
+});
+
+describe('LLMTAP_STREAM_USAGE=inject', () => {
+  let inject: InProcess;
+  beforeAll(async () => {
+    inject = await startLlmtap({ LLMTAP_UPSTREAM_URL: fake.url, LLMTAP_LOG_LEVEL: 'silent', LLMTAP_FLUSH_INTERVAL_MS: '10', LLMTAP_STREAM_USAGE: 'inject' });
+  });
+  afterAll(() => inject.shutdown());
+
+  it('asks upstream for usage, hides the usage chunk from the client, records exact counts', async () => {
+    const before = fake.requests.length;
+    const r = await rawRequest(`${inject.baseURL}/chat/completions`, post(chatBody({ stream: true }), { 'x-fake-behavior': 'split-event' }));
+    const sent = JSON.parse(fake.requests[before]!.body.toString());
+    expect(sent.stream_options).toEqual({ include_usage: true });
+    // What the upstream sent, minus exactly the usage-only event.
+    const upstream = await rawRequest(`${fake.url}/v1/chat/completions`, post(JSON.stringify(sent)));
+    const events = upstream.body.toString().split('\n\n');
+    const usageEvent = events.findIndex((e) => e.includes('"choices":[]'));
+    expect(usageEvent).toBeGreaterThan(0);
+    events.splice(usageEvent, 1);
+    expect(r.body.toString()).toBe(events.join('\n\n'));
+    const span = await waitForSpan(inject.dbPath, r.headers['x-llmtap-span-id'] as string);
+    expect(span.attributes['llm.token_count.total']).toBeGreaterThan(0);
+    expect(span.attributes['output.value']).toBe(REPLY);
+  });
+
+  it('leaves a stream that asked for usage itself, and non-streaming calls, untouched', async () => {
+    const before = fake.requests.length;
+    const body = chatBody({ stream: true, stream_options: { include_usage: true } });
+    const r = await rawRequest(`${inject.baseURL}/chat/completions`, post(body));
+    expect(fake.requests[before]!.body.toString()).toBe(body);
+    expect(r.body.toString()).toContain('"choices":[]');
+    const plain = chatBody();
+    await rawRequest(`${inject.baseURL}/chat/completions`, post(plain));
+    expect(fake.requests[before + 1]!.body.toString()).toBe(plain);
+  });
+});
+
+describe('what is not recorded', () => {
+  it('other endpoints are forwarded without a span', async () => {
+    const r = await rawRequest(`${proxy.baseURL}/models`);
+    expect(r.status).toBe(200);
+    expect(r.headers['x-llmtap-span-id']).toBeUndefined();
+  });
+});

@@ -1,0 +1,73 @@
+// The SQLite file: migrations, refusal of a newer schema, retention.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { openDatabase, StoreError } from '../../src/store/db.js';
+import { MIGRATIONS, SCHEMA_VERSION } from '../../src/store/migrations.js';
+import { pruneOlderThan } from '../../src/store/retention.js';
+import { spanInserter, spanReader } from '../../src/store/spans.js';
+import { runCli } from '../support/llmtap.js';
+import { sampleSpan } from '../support/spans.js';
+
+const tempPath = (): string => join(mkdtempSync(join(tmpdir(), 'llmtap-db-')), 'nested', 'llmtap.db');
+
+describe('database', () => {
+  it('creates the file (and its directory) in WAL mode at the current schema version', () => {
+    const path = tempPath();
+    const db = openDatabase(path);
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(db.prepare('SELECT max(version) AS v FROM schema_migrations').get()).toEqual({ v: SCHEMA_VERSION });
+    db.close();
+  });
+
+  it('keeps a span exactly: ids, ns times, status, attribute types, events, project', () => {
+    const db = openDatabase(tempPath());
+    const span = sampleSpan({ parentSpanId: '00f067aa0ba902b7', traceState: 'k=v', statusCode: 'ERROR', statusMessage: 'RateLimitError: slow down', project: 'p2' });
+    expect(spanInserter(db)([span])).toBe(1);
+    expect(spanReader(db)(span.spanId)).toEqual(span);
+    expect(spanInserter(db)([span])).toBe(0); // idempotent on span id
+    db.close();
+  });
+
+  it('upgrades a file written by an older llmtap', () => {
+    const path = tempPath();
+    openDatabase(path).close();
+    // Roll the file back to schema 1, as the first release wrote it.
+    const raw = new Database(path);
+    raw.exec('DELETE FROM schema_migrations WHERE version > 1');
+    raw.close();
+    const db = openDatabase(path);
+    expect(db.prepare('SELECT max(version) AS v FROM schema_migrations').get()).toEqual({ v: MIGRATIONS.length });
+    db.close();
+  });
+
+  it('refuses a file written by a newer llmtap, with a clear message, at start-up too', async () => {
+    const path = tempPath();
+    openDatabase(path).close();
+    const raw = new Database(path);
+    raw.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)').run(SCHEMA_VERSION + 1, 'future');
+    raw.close();
+    expect(() => openDatabase(path)).toThrow(StoreError);
+    expect(() => openDatabase(path)).toThrow(/newer than this llmtap understands/);
+    const r = await runCli({ LLMTAP_DB_PATH: path, LLMTAP_PORT: '0' });
+    expect(r.code).not.toBe(0);
+    expect(r.output).toContain('newer than this llmtap understands');
+    expect(r.output).toContain('LLMTAP_DB_PATH');
+  });
+
+  it('retention deletes only spans older than the cutoff', () => {
+    const db = openDatabase(tempPath());
+    const day = 86_400_000_000_000n;
+    const now = 1_800_000_000_000_000_000n;
+    spanInserter(db)([
+      sampleSpan({ spanId: '0000000000000001', startNs: now - 40n * day }),
+      sampleSpan({ spanId: '0000000000000002', startNs: now - 31n * day }),
+      sampleSpan({ spanId: '0000000000000003', startNs: now - 1n * day }),
+    ]);
+    expect(pruneOlderThan(db, now - 30n * day)).toBe(2);
+    expect(db.prepare('SELECT span_id FROM spans').pluck().all()).toEqual(['0000000000000003']);
+    db.close();
+  });
+});

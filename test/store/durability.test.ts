@@ -1,0 +1,99 @@
+// Nothing lost: spans survive a crash of the proxy once their batch is written, and a storage failure
+// never touches traffic.
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
+import { chatBody, rawRequest } from '../support/http.js';
+import { spawnLlmtap, startLlmtap } from '../support/llmtap.js';
+import { readSpans } from '../support/spans.js';
+
+let fake: FakeOpenAI;
+beforeAll(async () => {
+  fake = await startFakeOpenAI();
+});
+afterAll(() => fake.close());
+
+const post = (stream: boolean) => ({
+  method: 'POST',
+  headers: { 'content-type': 'application/json' },
+  body: chatBody(stream ? { stream: true, stream_options: { include_usage: true } } : {}),
+});
+
+async function until(check: () => boolean, timeoutMs: number): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+describe('durability', () => {
+  it('kill -9 right after a burst: every span whose response ended a flush interval before is in the file', async () => {
+    const flushMs = 100;
+    const llmtap = await spawnLlmtap({ LLMTAP_UPSTREAM_URL: fake.url, LLMTAP_FLUSH_INTERVAL_MS: String(flushMs) });
+    const responses = await Promise.all(Array.from({ length: 100 }, (_, i) => rawRequest(`${llmtap.baseURL}/chat/completions`, post(i % 2 === 0))));
+    expect(responses.every((r) => r.status === 200 && r.complete)).toBe(true);
+    // The bound: a span is committed at most one flush interval after its response ended (plus
+    // timer latency on a loaded machine, hence the margin).
+    await new Promise((r) => setTimeout(r, flushMs * 3));
+    llmtap.proc.kill('SIGKILL');
+    expect(await llmtap.exited).toBe(null);
+    const stored = new Set(readSpans(llmtap.dbPath).map((s) => s.spanId));
+    const expected = responses.map((r) => r.headers['x-llmtap-span-id'] as string);
+    expect(expected.filter((id) => !stored.has(id))).toEqual([]);
+  });
+});
+
+describe('storage failure never touches traffic', () => {
+  it('a locked database: requests flow, errors are logged, /readyz says so; the spans are written once it frees up', async () => {
+    const proxy = await startLlmtap({ LLMTAP_UPSTREAM_URL: fake.url, LLMTAP_FLUSH_INTERVAL_MS: '20' });
+    const locker = new Database(proxy.dbPath);
+    try {
+      locker.exec('BEGIN EXCLUSIVE');
+      const results = await Promise.all(Array.from({ length: 10 }, (_, i) => rawRequest(`${proxy.baseURL}/chat/completions`, post(i % 2 === 0))));
+      expect(results.every((r) => r.status === 200 && r.complete)).toBe(true);
+      await until(() => proxy.logs.some((l) => l.msg === 'storage write failed: spans kept in memory and retried'), 3000);
+      const ready = await rawRequest(`${proxy.url}/readyz`);
+      expect(ready.status).toBe(503);
+      expect(JSON.parse(ready.body.toString()).checks.storage).toMatch(/locked/);
+      locker.exec('ROLLBACK');
+      const ids = results.map((r) => r.headers['x-llmtap-span-id'] as string);
+      await until(() => {
+        const stored = new Set(readSpans(proxy.dbPath).map((s) => s.spanId));
+        return ids.every((id) => stored.has(id));
+      }, 10_000);
+      expect((await rawRequest(`${proxy.url}/readyz`)).status).toBe(200);
+    } finally {
+      locker.close();
+      await proxy.shutdown();
+    }
+  });
+
+  it('the database directory deleted: requests flow, /readyz reports it; recreated when possible, queued spans kept', async () => {
+    const proxy = await startLlmtap({ LLMTAP_UPSTREAM_URL: fake.url, LLMTAP_FLUSH_INTERVAL_MS: '20' });
+    const dir = dirname(proxy.dbPath);
+    try {
+      rmSync(dir, { recursive: true });
+      writeFileSync(dir, 'a file where the directory was: the database cannot be recreated');
+      const r = await rawRequest(`${proxy.baseURL}/chat/completions`, post(true));
+      expect(r.status).toBe(200);
+      expect(r.complete).toBe(true);
+      await until(() => proxy.logs.some((l) => l.msg === 'storage write failed: spans kept in memory and retried'), 3000);
+      expect((await rawRequest(`${proxy.url}/readyz`)).status).toBe(503);
+      rmSync(dir);
+      mkdirSync(dir);
+      await until(() => {
+        try {
+          return readSpans(proxy.dbPath).some((s) => s.spanId === r.headers['x-llmtap-span-id']);
+        } catch {
+          return false;
+        }
+      }, 10_000);
+      expect((await rawRequest(`${proxy.url}/readyz`)).status).toBe(200);
+    } finally {
+      await proxy.shutdown();
+    }
+  });
+});
