@@ -2,23 +2,25 @@
 import type { HttpBindings } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { Hono } from 'hono';
+import type { Metrics } from './metrics.js';
 import type { Forwarder } from './proxy/forward.js';
 import { openAIError } from './proxy/errors.js';
 
 export interface ReadinessCheck {
   name: string;
-  /** Undefined when healthy, else a short reason. */
-  problem(): string | undefined;
+  /** `ready: false` makes /readyz answer 503; the detail is shown either way. */
+  status(): { ready: boolean; detail: string };
 }
 
 export interface AppDeps {
   forwarder: Forwarder;
   readiness: readonly ReadinessCheck[];
+  metrics: Metrics;
 }
 
 export type App = Hono<{ Bindings: HttpBindings }>;
 
-export function createApp({ forwarder, readiness }: AppDeps): App {
+export function createApp({ forwarder, readiness, metrics }: AppDeps): App {
   const app: App = new Hono();
 
   app.all('/v1/*', (c) => {
@@ -32,12 +34,14 @@ export function createApp({ forwarder, readiness }: AppDeps): App {
     const checks: Record<string, string> = {};
     let ready = true;
     for (const check of readiness) {
-      const problem = check.problem();
-      checks[check.name] = problem ?? 'ok';
-      if (problem) ready = false;
+      const s = check.status();
+      checks[check.name] = s.detail;
+      ready &&= s.ready;
     }
     return c.json({ status: ready ? 'ready' : 'not ready', checks }, ready ? 200 : 503);
   });
+
+  app.get('/metrics', async (c) => c.body(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }));
 
   app.notFound((c) =>
     c.body(openAIError(`llmtap: no route for ${c.req.method} ${c.req.path}; OpenAI calls go under /v1/`, 'invalid_request_error', 'not_found'), 404, {

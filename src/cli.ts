@@ -3,10 +3,13 @@
 import { ConfigError, loadConfig } from './config.js';
 import { createLogger } from './log.js';
 import { start } from './main.js';
+import { outboxCommand } from './outbox-command.js';
 
 const USAGE = `usage: llmtap [serve]
+       llmtap outbox [status|retry]
 
-  serve   run the proxy (the default); configured by environment variables, see README.md
+  serve    run the proxy (the default); configured by environment variables, see README.md
+  outbox   spans waiting for export and parked ones with the reason; \`retry\` sends parked spans again
 `;
 
 async function serve(): Promise<void> {
@@ -40,6 +43,10 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   if (command === 'serve' && rest.length === 0) return serve();
+  if (command === 'outbox') {
+    process.exitCode = outboxCommand(loadConfig(), rest, process.stdout);
+    return;
+  }
   process.stderr.write(`llmtap: unknown command "${argv.join(' ')}"\n${USAGE}`);
   process.exitCode = 2;
 }
@@ -49,6 +56,6 @@ main(process.argv.slice(2)).catch((err: unknown) => {
     process.stderr.write(`llmtap: ${err.message}\n`);
     process.exit(2);
   }
-  process.stderr.write(`llmtap: failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.stderr.write(`llmtap: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(1);
 });

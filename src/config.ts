@@ -48,6 +48,25 @@ const bool = (raw: string, env: string): boolean => {
 
 const hide = (env: string, doc: string) => setting(env, 'false', doc, bool);
 
+/** OTel's `key1=value1,key2=value2` with URL-encoded values (OTEL_EXPORTER_OTLP_HEADERS, OTEL_RESOURCE_ATTRIBUTES). */
+export const keyValueList = (raw: string, env: string): Record<string, string> => {
+  const out: Record<string, string> = {};
+  for (const item of raw.split(',')) {
+    if (!item.trim()) continue;
+    const eq = item.indexOf('=');
+    const key = eq > 0 ? item.slice(0, eq).trim() : '';
+    if (!key) throw new ConfigError(`${env} must be a list of key=value pairs separated by commas, got "${item.trim()}"`);
+    try {
+      out[key] = decodeURIComponent(item.slice(eq + 1).trim());
+    } catch {
+      throw new ConfigError(`${env}: the value of "${key}" is not valid URL encoding`);
+    }
+  }
+  return out;
+};
+
+const optionalUrl = (raw: string, env: string): URL | undefined => (raw ? httpUrl(raw, env) : undefined);
+
 const httpUrl = (raw: string, env: string): URL => {
   let url: URL;
   try {
@@ -118,6 +137,31 @@ export const settings = {
     'default',
     'Phoenix project for spans (the `x-llmtap-project` request header overrides it per request)',
     text,
+  ),
+  project: setting('PHOENIX_PROJECT', '', 'the newer name of `PHOENIX_PROJECT_NAME`; wins when both are set', text),
+  phoenixEndpoint: setting(
+    'PHOENIX_COLLECTOR_ENDPOINT',
+    '',
+    'Phoenix to mirror spans to, e.g. `http://phoenix:6006` (spans go to `<base>/v1/traces`; a URL ending in `/v1/traces` is used as is)',
+    optionalUrl,
+  ),
+  otlpTracesEndpoint: setting('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', '', 'OTLP/HTTP traces URL, used as is (when `PHOENIX_COLLECTOR_ENDPOINT` is unset)', optionalUrl),
+  otlpEndpoint: setting('OTEL_EXPORTER_OTLP_ENDPOINT', '', 'OTLP/HTTP base URL; spans go to `<base>/v1/traces` (when neither of the above is set)', optionalUrl),
+  phoenixApiKey: setting('PHOENIX_API_KEY', '', 'sent as `authorization: Bearer <key>` to the export target (Phoenix Cloud, auth-enabled Phoenix); never logged', text),
+  phoenixHeaders: setting('PHOENIX_CLIENT_HEADERS', '', 'extra export headers, `k=v,k2=v2` (values URL-encoded)', keyValueList),
+  otlpHeaders: setting('OTEL_EXPORTER_OTLP_HEADERS', '', 'extra export headers, `k=v,k2=v2` (values URL-encoded)', keyValueList),
+  otlpTracesHeaders: setting('OTEL_EXPORTER_OTLP_TRACES_HEADERS', '', 'extra export headers; win over `OTEL_EXPORTER_OTLP_HEADERS`', keyValueList),
+  otlpTimeoutMs: setting('OTEL_EXPORTER_OTLP_TIMEOUT', '10000', 'how long one export request may take, in ms', integer(1)),
+  serviceName: setting('OTEL_SERVICE_NAME', 'llmtap', 'the `service.name` resource attribute of exported spans', text),
+  resourceAttributes: setting('OTEL_RESOURCE_ATTRIBUTES', '', 'more resource attributes for exported spans, `k=v,k2=v2`', keyValueList),
+  exportBatchSize: setting('LLMTAP_EXPORT_BATCH_SIZE', '512', 'most spans in one export request', integer(1, 100_000)),
+  exportIntervalMs: setting('LLMTAP_EXPORT_INTERVAL_MS', '1000', 'how long spans wait to fill a batch before they are sent anyway', integer(1)),
+  exportConcurrency: setting('LLMTAP_EXPORT_CONCURRENCY', '1', 'export requests in flight at once', integer(1, 64)),
+  exportMaxBacklog: setting(
+    'LLMTAP_EXPORT_MAX_BACKLOG',
+    '1000000',
+    'most spans waiting for export; past it the oldest are left unexported (still stored) and counted',
+    integer(1),
   ),
   hideInputs: hide('OPENINFERENCE_HIDE_INPUTS', 'redact `input.value`, drop input messages and tools'),
   hideOutputs: hide('OPENINFERENCE_HIDE_OUTPUTS', 'redact `output.value`, drop output messages'),

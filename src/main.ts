@@ -1,45 +1,83 @@
-// Start-up and shutdown: config in, storage open, server listening; SIGTERM drains in-flight streams,
-// then flushes what is queued, before exit.
+// Start-up and shutdown: config in, storage open, export started, server listening. SIGTERM drains
+// in-flight streams, writes the queued spans, makes a last export attempt, then exits.
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createAdaptorServer } from '@hono/node-server';
-import { createApp } from './app.js';
+import { createApp, type ReadinessCheck } from './app.js';
 import type { Config } from './config.js';
+import { Delivery } from './export/delivery.js';
+import { OtlpEncoder } from './export/otlp.js';
+import { describeTarget, exportTarget } from './export/target.js';
 import type { Logger } from './log.js';
+import { Metrics } from './metrics.js';
 import { Forwarder } from './proxy/forward.js';
 import { Recorder } from './record/recorder.js';
+import { logExchange } from './request-log.js';
 import { openDatabase } from './store/db.js';
 import { startRetention } from './store/retention.js';
 import { SpanWriter } from './store/writer.js';
+import { VERSION } from './version.js';
 
 export interface Running {
   url: string;
   port: number;
+  metrics: Metrics;
   /** Stops accepting, lets in-flight exchanges finish (bounded by the shutdown timeout), flushes, releases everything. */
   shutdown(): Promise<void>;
 }
 
 export async function start(config: Config, log: Logger): Promise<Running> {
+  const metrics = new Metrics();
+  const target = exportTarget(config);
+  let delivery: Delivery | undefined;
   const writer = new SpanWriter(openDatabase(config.dbPath), {
     path: config.dbPath,
     maxQueue: config.writeQueueMax,
     flushIntervalMs: config.flushIntervalMs,
+    outbox: target !== undefined,
     log,
+    metrics,
+    onStored: (n) => delivery?.stored(n),
   });
+  const readiness: ReadinessCheck[] = [
+    { name: 'storage', status: () => ({ ready: !writer.problem(), detail: writer.problem() ?? 'ok' }) },
+  ];
+  if (target) {
+    const encoder = new OtlpEncoder({ serviceName: config.serviceName, attributes: config.resourceAttributes, scope: { name: 'llmtap', version: VERSION } });
+    delivery = new Delivery(target, encoder, () => writer.db, {
+      batchSize: config.exportBatchSize,
+      intervalMs: config.exportIntervalMs,
+      concurrency: config.exportConcurrency,
+      maxBacklog: config.exportMaxBacklog,
+      timeoutMs: config.otlpTimeoutMs,
+      log,
+      metrics,
+    });
+    const d = delivery;
+    readiness.push({ name: 'export', status: () => ({ ready: true, detail: d.status() }) });
+    log.info({ target: describeTarget(target) }, 'exporting spans over OTLP');
+  } else {
+    log.info('export off: set PHOENIX_COLLECTOR_ENDPOINT (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT / OTEL_EXPORTER_OTLP_ENDPOINT) to mirror spans');
+  }
   const stopRetention = startRetention(() => writer.db, config.retentionDays, log);
   const recorder = new Recorder(
     {
       provider: 'openai',
-      project: config.projectName,
+      project: config.project || config.projectName,
       captureMaxBytes: config.captureMaxBytes,
       mask: config,
       injectStreamUsage: config.streamUsage === 'inject',
     },
     writer,
+    (result, span) => {
+      logExchange(log, result, span);
+      metrics.request(result, span);
+    },
     log,
+    metrics,
   );
   const forwarder = new Forwarder(config, recorder);
-  const app = createApp({ forwarder, readiness: [{ name: 'storage', problem: () => writer.problem() }] });
+  const app = createApp({ forwarder, readiness, metrics });
   const server = createAdaptorServer({ fetch: app.fetch }) as Server;
 
   await new Promise<void>((resolve, reject) => {
@@ -49,6 +87,7 @@ export async function start(config: Config, log: Logger): Promise<Running> {
       resolve();
     });
   });
+  delivery?.start();
   const port = (server.address() as AddressInfo).port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   log.info({ url, upstream: config.upstreamUrl.href, db: config.dbPath }, 'llmtap listening');
@@ -73,11 +112,14 @@ export async function start(config: Config, log: Logger): Promise<Running> {
       // Spans of the last exchanges are assembled on the next ticks; let them reach the queue.
       await new Promise((r) => setImmediate(r));
       stopRetention();
-      await writer.close(Math.max(1000, deadline - Date.now()));
-      log.info({ spansWritten: writer.stats.written }, 'stopped');
+      // Storage and export get at least a second each, even when draining used up the timeout.
+      await writer.drain(Math.max(deadline, Date.now() + 1000));
+      await delivery?.close(Math.max(deadline, Date.now() + 1000));
+      writer.close();
+      log.info('stopped');
     })());
 
-  return { url, port, shutdown };
+  return { url, port, metrics, shutdown };
 }
 
 async function waitUntil(p: Promise<void>, ms: number): Promise<boolean> {

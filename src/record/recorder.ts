@@ -3,9 +3,10 @@
 import type { IncomingMessage } from 'node:http';
 import { SemanticConventions as SC } from '@arizeai/openinference-semantic-conventions';
 import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
 import type { ExchangeObserver, ExchangeResult, ExchangeTap } from '../proxy/forward.js';
 import { rawHeader, removeHeader } from '../proxy/headers.js';
-import { logExchange, type SpanSummary } from '../request-log.js';
+import type { SpanSummary } from '../request-log.js';
 import { assembleSpan, type AssembleOptions, type Exchange } from './assemble.js';
 import { Capture } from './capture.js';
 import { chatCompletions } from './chat.js';
@@ -23,6 +24,9 @@ export interface SpanSink {
   enqueue(span: Span): void;
 }
 
+/** Where a finished request is reported (its log line and metrics). */
+export type Report = (result: ExchangeResult, span?: SpanSummary) => void;
+
 /** Which endpoint module records a request, if any. */
 function endpointFor(method: string, path: string): Endpoint | undefined {
   if (method !== 'POST') return undefined;
@@ -32,12 +36,12 @@ function endpointFor(method: string, path: string): Endpoint | undefined {
 }
 
 export class Recorder implements ExchangeObserver {
-  readonly stats = { spans: 0, assemblyErrors: 0 };
-
   constructor(
     private readonly opts: RecorderOptions,
     private readonly sink: SpanSink,
+    private readonly report: Report,
     private readonly log: Logger,
+    private readonly metrics: Metrics,
   ) {}
 
   isOwnHeader(name: string): boolean {
@@ -54,25 +58,25 @@ export class Recorder implements ExchangeObserver {
   }
 
   #unrecorded(): ExchangeTap {
-    return { responseHeaders: [], end: (r) => logExchange(this.log, r) };
+    return { responseHeaders: [], end: (r) => this.report(r) };
   }
 
   /** Called by a recording once its exchange is over; the span is built on a later tick. */
   finish(rec: Recording, result: ExchangeResult): void {
-    if (result.outcome === 'rejected') return logExchange(this.log, result);
+    if (result.outcome === 'rejected') return this.report(result);
     setImmediate(() => {
       let summary: SpanSummary | undefined;
       try {
         const span = assembleSpan({ ...rec.exchange(), result }, this.opts);
         this.sink.enqueue(span);
-        this.stats.spans++;
+        this.metrics.spansRecorded.inc();
         summary = summarize(span);
       } catch (err) {
         // A bug in span assembly must never reach the traffic; it is counted and logged.
-        this.stats.assemblyErrors++;
+        this.metrics.spanErrors.inc();
         this.log.error({ err: (err as Error).message, path: result.path.split('?', 1)[0] }, 'span assembly failed');
       }
-      logExchange(this.log, result, summary);
+      this.report(result, summary);
     });
   }
 }

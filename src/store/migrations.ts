@@ -28,6 +28,18 @@ export const MIGRATIONS: readonly string[] = [
    CREATE INDEX spans_by_start ON spans(start_ns);
    CREATE INDEX spans_by_trace ON spans(trace_id);
    CREATE INDEX spans_by_session ON spans(session_id) WHERE session_id IS NOT NULL;`,
+
+  // 2: the export outbox. A row per span still to deliver, written in the span's own transaction and
+  // deleted once the export target accepted it; parked rows (parked_reason set) wait for a command.
+  `CREATE TABLE export_outbox (
+     span_seq INTEGER PRIMARY KEY,
+     parked_reason TEXT
+   );
+   CREATE INDEX export_outbox_pending ON export_outbox(span_seq) WHERE parked_reason IS NULL;
+   CREATE TRIGGER spans_leave_outbox AFTER DELETE ON spans
+   BEGIN
+     DELETE FROM export_outbox WHERE span_seq = OLD.seq;
+   END;`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

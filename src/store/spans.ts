@@ -78,8 +78,12 @@ export function rowToSpan(r: SpanRow): Span {
   return span;
 }
 
-/** Inserts spans in one transaction; a span id already stored is left as it is. Returns how many were new. */
-export function spanInserter(db: DB): (spans: readonly Span[]) => number {
+/**
+ * Inserts spans in one transaction; a span id already stored is left as it is. With `outbox`, each new
+ * span is also queued for export in the same transaction. Returns how many were new.
+ */
+export function spanInserter(db: DB, opts: { outbox: boolean }): (spans: readonly Span[]) => number {
+  const enqueue = opts.outbox ? db.prepare('INSERT INTO export_outbox (span_seq) VALUES (?)') : undefined;
   const insert = db.prepare(
     `INSERT OR IGNORE INTO spans (span_id, trace_id, parent_id, trace_state, name, kind, start_ns, end_ns,
        status_code, status_message, project, session_id, user_id, model, prompt_tokens, completion_tokens,
@@ -88,7 +92,12 @@ export function spanInserter(db: DB): (spans: readonly Span[]) => number {
   );
   return db.transaction((spans: readonly Span[]) => {
     let added = 0;
-    for (const s of spans) added += insert.run(...params(s)).changes;
+    for (const s of spans) {
+      const { changes, lastInsertRowid } = insert.run(...params(s));
+      if (changes === 0) continue;
+      added++;
+      enqueue?.run(lastInsertRowid);
+    }
     return added;
   });
 }

@@ -2,6 +2,7 @@
 // transaction each. A batch that fails stays queued and is retried with backoff, so a locked or
 // vanished database costs no span until the queue bound is reached.
 import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
 import type { Span } from '../record/span.js';
 import { fileIdentity, openDatabase, type DB } from './db.js';
 import { spanInserter } from './spans.js';
@@ -10,7 +11,12 @@ export interface WriterOptions {
   path: string;
   maxQueue: number;
   flushIntervalMs: number;
+  /** Queue each stored span for export in the same transaction. */
+  outbox: boolean;
   log: Logger;
+  metrics: Metrics;
+  /** Told how many spans each committed batch held (the exporter wakes up on it). */
+  onStored?: (count: number) => void;
 }
 
 const BATCH = 500;
@@ -27,15 +33,15 @@ export class SpanWriter {
   #retryAt = 0;
   #lastError: string | undefined;
   #droppedSinceWarn = 0;
-  readonly stats = { written: 0, dropped: 0, failedWrites: 0 };
 
   constructor(db: DB, opts: WriterOptions) {
     this.#opts = opts;
     this.#db = db;
     this.#identity = fileIdentity(opts.path);
-    this.#insert = spanInserter(db);
+    this.#insert = spanInserter(db, { outbox: opts.outbox });
     this.#timer = setInterval(() => this.flush(), opts.flushIntervalMs);
     this.#timer.unref();
+    opts.metrics.watch({ writeQueue: () => this.#queue.length });
   }
 
   /** The current connection (it changes when the file had to be reopened). */
@@ -49,7 +55,7 @@ export class SpanWriter {
 
   enqueue(span: Span): void {
     if (this.#queue.length >= this.#opts.maxQueue) {
-      this.stats.dropped++;
+      this.#opts.metrics.spansDropped.inc();
       if (this.#droppedSinceWarn++ === 0) this.#opts.log.warn({ queued: this.#queue.length }, 'span queue full: dropping spans (LLMTAP_WRITE_QUEUE_MAX)');
       return;
     }
@@ -65,9 +71,10 @@ export class SpanWriter {
       this.#checkFile();
       while (this.#queue.length > 0) {
         const batch = this.#queue.slice(0, BATCH);
-        this.#insert(batch);
+        const added = this.#insert(batch);
         this.#queue.splice(0, batch.length);
-        this.stats.written += batch.length;
+        this.#opts.metrics.spansStored.inc(added);
+        this.#opts.onStored?.(added);
       }
       if (this.#lastError) this.#opts.log.info('storage recovered: writing spans again');
       this.#failures = 0;
@@ -75,7 +82,7 @@ export class SpanWriter {
       this.#droppedSinceWarn = 0;
       return true;
     } catch (err) {
-      this.stats.failedWrites++;
+      this.#opts.metrics.storageErrors.inc();
       this.#lastError = (err as Error).message;
       this.#retryAt = Date.now() + Math.min(MAX_BACKOFF_MS, this.#opts.flushIntervalMs * 2 ** this.#failures++);
       this.#opts.log.error({ err: this.#lastError, queued: this.#queue.length }, 'storage write failed: spans kept in memory and retried');
@@ -88,15 +95,17 @@ export class SpanWriter {
     return this.#lastError;
   }
 
-  /** Final flush, retried within the deadline; then the database is closed. */
-  async close(deadlineMs: number): Promise<void> {
+  /** Final flush at shutdown, retried until the deadline (epoch ms). */
+  async drain(deadline: number): Promise<void> {
     clearInterval(this.#timer);
-    const until = Date.now() + deadlineMs;
     this.#retryAt = 0;
-    while (!this.flush() && Date.now() < until) {
+    while (!this.flush() && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, Math.min(200, Math.max(0, this.#retryAt - Date.now()))));
     }
     if (this.#queue.length > 0) this.#opts.log.error({ lost: this.#queue.length }, 'shutdown: spans could not be stored');
+  }
+
+  close(): void {
     this.#db.close();
   }
 
@@ -108,6 +117,6 @@ export class SpanWriter {
     this.#db.close();
     this.#db = db;
     this.#identity = fileIdentity(this.#opts.path);
-    this.#insert = spanInserter(db);
+    this.#insert = spanInserter(db, { outbox: this.#opts.outbox });
   }
 }

@@ -1,7 +1,7 @@
 // The SQLite file: migrations, refusal of a newer schema, retention.
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { openDatabase, StoreError } from '../../src/store/db.js';
@@ -25,21 +25,26 @@ describe('database', () => {
   it('keeps a span exactly: ids, ns times, status, attribute types, events, project', () => {
     const db = openDatabase(tempPath());
     const span = sampleSpan({ parentSpanId: '00f067aa0ba902b7', traceState: 'k=v', statusCode: 'ERROR', statusMessage: 'RateLimitError: slow down', project: 'p2' });
-    expect(spanInserter(db)([span])).toBe(1);
+    expect(spanInserter(db, { outbox: false })([span])).toBe(1);
     expect(spanReader(db)(span.spanId)).toEqual(span);
-    expect(spanInserter(db)([span])).toBe(0); // idempotent on span id
+    expect(spanInserter(db, { outbox: false })([span])).toBe(0); // idempotent on span id
     db.close();
   });
 
-  it('upgrades a file written by an older llmtap', () => {
+  it('upgrades a file written by an older llmtap, keeping its spans', () => {
     const path = tempPath();
-    openDatabase(path).close();
-    // Roll the file back to schema 1, as the first release wrote it.
-    const raw = new Database(path);
-    raw.exec('DELETE FROM schema_migrations WHERE version > 1');
-    raw.close();
+    mkdirSync(dirname(path), { recursive: true });
+    // The file as the first release wrote it: schema 1 only.
+    const old = new Database(path);
+    old.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)');
+    old.exec(MIGRATIONS[0]!);
+    old.prepare('INSERT INTO schema_migrations VALUES (1, ?)').run('then');
+    spanInserter(old, { outbox: false })([sampleSpan()]);
+    old.close();
     const db = openDatabase(path);
-    expect(db.prepare('SELECT max(version) AS v FROM schema_migrations').get()).toEqual({ v: MIGRATIONS.length });
+    expect(db.prepare('SELECT max(version) AS v FROM schema_migrations').get()).toEqual({ v: SCHEMA_VERSION });
+    expect(SCHEMA_VERSION).toBeGreaterThan(1);
+    expect(spanReader(db)(sampleSpan().spanId)).toEqual(sampleSpan());
     db.close();
   });
 
@@ -61,7 +66,7 @@ describe('database', () => {
     const db = openDatabase(tempPath());
     const day = 86_400_000_000_000n;
     const now = 1_800_000_000_000_000_000n;
-    spanInserter(db)([
+    spanInserter(db, { outbox: false })([
       sampleSpan({ spanId: '0000000000000001', startNs: now - 40n * day }),
       sampleSpan({ spanId: '0000000000000002', startNs: now - 31n * day }),
       sampleSpan({ spanId: '0000000000000003', startNs: now - 1n * day }),

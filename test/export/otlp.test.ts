@@ -1,0 +1,139 @@
+// What reaches an OTLP receiver, decoded with the official proto definitions: the resource, the
+// span's ids, times, status, events and every attribute with its type, gzip, the headers.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Span } from '../../src/record/span.js';
+import { VERSION } from '../../src/version.js';
+import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
+import { chatBody, rawRequest } from '../support/http.js';
+import { startLlmtap, type InProcess } from '../support/llmtap.js';
+import { plain, startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../support/otlp-receiver.js';
+import { waitForSpan } from '../support/spans.js';
+
+let fake: FakeOpenAI;
+let receiver: OtlpReceiver;
+let proxy: InProcess;
+
+beforeAll(async () => {
+  fake = await startFakeOpenAI();
+  receiver = await startOtlpReceiver();
+  proxy = await startLlmtap({
+    LLMTAP_UPSTREAM_URL: fake.url,
+    LLMTAP_FLUSH_INTERVAL_MS: '10',
+    LLMTAP_EXPORT_INTERVAL_MS: '300',
+    PHOENIX_COLLECTOR_ENDPOINT: receiver.url,
+    PHOENIX_API_KEY: 'px-secret-key',
+    PHOENIX_CLIENT_HEADERS: 'x-extra=a%20b',
+    OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment=test,team=ml',
+  });
+});
+afterAll(async () => {
+  await proxy.shutdown();
+  await receiver.stop();
+  await fake.close();
+});
+
+async function received(spanIds: string[], timeoutMs = 5000): Promise<ReceivedSpan[]> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const found = spanIds.map((id) => receiver.accepted().find((s) => s.spanId === id));
+    if (found.every(Boolean)) return found as ReceivedSpan[];
+    if (Date.now() > until) throw new Error(`spans not exported: ${spanIds.filter((_, i) => !found[i]).join(', ')}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** The stored span and the exported one are the same span. */
+function expectSameSpan(got: ReceivedSpan, stored: Span): void {
+  expect(got.traceId).toBe(stored.traceId);
+  expect(got.spanId).toBe(stored.spanId);
+  expect(got.parentSpanId).toBe(stored.parentSpanId ?? '');
+  expect(got.traceState).toBe(stored.traceState ?? '');
+  expect(got.name).toBe(stored.name);
+  expect(got.kind).toBe(1); // SPAN_KIND_INTERNAL, as the OpenInference instrumentations set it
+  expect(got.startNs).toBe(stored.startNs);
+  expect(got.endNs).toBe(stored.endNs);
+  expect(got.status).toEqual({ code: { UNSET: 0, OK: 1, ERROR: 2 }[stored.statusCode], message: stored.statusMessage });
+  expect(plain(got.attributes)).toEqual(stored.attributes);
+  expect(got.events.map((e) => ({ name: e.name, timeNs: e.timeNs, attributes: plain(e.attributes) }))).toEqual(stored.events);
+  expect(got.scope).toEqual({ name: 'llmtap', version: VERSION });
+}
+
+const post = (headers: Record<string, string>, body: string) => ({ method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+
+describe('OTLP export', () => {
+  it('delivers each span exactly as stored, one resource per project, gzip protobuf with the configured headers', async () => {
+    const [stream, failed, other] = await Promise.all([
+      rawRequest(
+        `${proxy.baseURL}/chat/completions`,
+        post(
+          {
+            traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+            tracestate: 'v=1',
+            'x-llmtap-tags': 'a,b',
+            'x-llmtap-metadata': '{"k":1}',
+            'x-llmtap-session-id': 's1',
+          },
+          chatBody({ stream: true, stream_options: { include_usage: true } }),
+        ),
+      ),
+      rawRequest(`${proxy.baseURL}/chat/completions`, post({ 'x-fake-behavior': 'error-429' }, chatBody())),
+      rawRequest(`${proxy.baseURL}/chat/completions`, post({ 'x-llmtap-project': 'checkout' }, chatBody())),
+    ]);
+    const ids = [stream, failed, other].map((r) => r.headers['x-llmtap-span-id'] as string);
+    const got = await received(ids);
+    const stored = await Promise.all(ids.map((id) => waitForSpan(proxy.dbPath, id)));
+    got.forEach((g, i) => expectSameSpan(g, stored[i]!));
+
+    // Attribute types as OTLP carries them.
+    const s = got[0]!.attributes;
+    expect(s['llm.token_count.total']!.type).toBe('int');
+    expect(s['llmtap.time_to_first_token_ms']!.type).toBe('double');
+    expect(s['tag.tags']).toEqual({ type: 'array', value: [{ type: 'string', value: 'a' }, { type: 'string', value: 'b' }] });
+    expect(s.metadata).toEqual({ type: 'string', value: '{"k":1}' });
+    expect(s['openinference.span.kind']).toEqual({ type: 'string', value: 'LLM' });
+    expect(got[0]!.events[0]!.name).toBe('First Token Stream Event');
+    const exception = got[1]!.events.find((e) => e.name === 'exception')!;
+    expect(exception.attributes['exception.escaped']).toEqual({ type: 'bool', value: true });
+    expect(exception.attributes['exception.type']).toEqual({ type: 'string', value: 'RateLimitError' });
+    expect(got[1]!.status.code).toBe(2);
+
+    // Resources: the project, the service, OTEL_RESOURCE_ATTRIBUTES.
+    expect(plain(got[0]!.resource)).toEqual({
+      'service.name': 'llmtap',
+      'openinference.project.name': 'default',
+      'deployment.environment': 'test',
+      team: 'ml',
+    });
+    expect(plain(got[2]!.resource)['openinference.project.name']).toBe('checkout');
+    // Spans are grouped: one ResourceSpans per project in each request.
+    for (const r of receiver.requests) {
+      expect(r.resources).toBe(new Set(r.spans.map((x) => x.resource['openinference.project.name']!.value)).size);
+    }
+
+    // The wire.
+    for (const r of receiver.requests) {
+      expect(r.headers['content-type']).toBe('application/x-protobuf');
+      expect(r.headers['content-encoding']).toBe('gzip');
+      expect(r.headers.authorization).toBe('Bearer px-secret-key');
+      expect(r.headers['x-extra']).toBe('a b');
+    }
+  });
+
+  it('a long chat keeps every attribute (no 128-attribute SDK limit)', async () => {
+    const messages = Array.from({ length: 120 }, (_, i) => ({ role: i % 2 ? 'assistant' : 'user', content: `message ${i}` }));
+    const r = await rawRequest(`${proxy.baseURL}/chat/completions`, post({}, JSON.stringify({ model: 'gpt-4o-mini', messages })));
+    const id = r.headers['x-llmtap-span-id'] as string;
+    const [got] = await received([id]);
+    const stored = await waitForSpan(proxy.dbPath, id);
+    expect(Object.keys(stored.attributes).length).toBeGreaterThan(240);
+    expect(Object.keys(got!.attributes).length).toBe(Object.keys(stored.attributes).length);
+    expect(got!.attributes['llm.input_messages.119.message.content']).toEqual({ type: 'string', value: 'message 119' });
+  });
+
+  it('says where it exports at start-up, and the API key never reaches the logs', () => {
+    const started = proxy.logs.find((l) => l.msg === 'exporting spans over OTLP')!;
+    expect(started.target).toEqual({ url: `${receiver.url}/v1/traces`, headers: expect.arrayContaining(['authorization', 'x-extra']) as unknown });
+    expect(proxy.logs.length).toBeGreaterThan(3);
+    expect(JSON.stringify(proxy.logs)).not.toContain('px-secret-key');
+  });
+});
