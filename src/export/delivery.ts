@@ -10,6 +10,7 @@ import type { Metrics } from '../metrics.js';
 import type { Span } from '../record/span.js';
 import type { DB } from '../store/db.js';
 import { Outbox } from '../store/outbox.js';
+import type { StoredSpan } from '../store/spans.js';
 import type { OtlpEncoder } from './otlp.js';
 import type { ExportTarget } from './target.js';
 
@@ -29,7 +30,10 @@ export interface DeliveryOptions {
   metrics: Metrics;
 }
 
-type Batch = { seq: number; span: Span }[];
+type Batch = StoredSpan[];
+
+/** Just-stored spans kept in memory so the common case never reads them back from SQLite. */
+const FRESH_MAX = 20_000;
 
 interface Reply {
   status: number;
@@ -56,6 +60,7 @@ export function retryAfterMs(header: string | string[] | undefined, now = Date.n
 
 export class Delivery {
   #outbox: Outbox | undefined;
+  readonly #fresh = new Map<number, Span>();
   readonly #claimed = new Set<number>();
   readonly #abort = new AbortController();
   #inFlight = 0;
@@ -82,9 +87,15 @@ export class Delivery {
     this.#onTick();
   }
 
-  /** The writer committed spans: send at once when a full batch is waiting. */
-  stored(count: number): void {
-    this.#storedSinceSend += count;
+  /** The writer committed spans: keep them at hand, and send at once when a full batch is waiting. */
+  stored(spans: readonly StoredSpan[]): void {
+    for (const { seq, span } of spans) this.#fresh.set(seq, span);
+    // Past the bound (the target is down or slow), the oldest are read back from SQLite when their turn comes.
+    for (const seq of this.#fresh.keys()) {
+      if (this.#fresh.size <= FRESH_MAX) break;
+      this.#fresh.delete(seq);
+    }
+    this.#storedSinceSend += spans.length;
     if (this.#storedSinceSend >= this.opts.batchSize) this.#pump();
   }
 
@@ -143,7 +154,7 @@ export class Delivery {
     while (this.#inFlight < this.opts.concurrency && Date.now() >= this.#retryAt) {
       let batch: Batch;
       try {
-        batch = this.#store().next(this.opts.batchSize, this.#claimed);
+        batch = this.#store().next(this.opts.batchSize, this.#claimed, this.#fresh);
       } catch (err) {
         this.opts.log.warn({ err: (err as Error).message }, 'export: reading the outbox failed, will retry');
         return;
@@ -190,6 +201,7 @@ export class Delivery {
     switch (verdictFor(status)) {
       case 'delivered':
         this.#outbox?.delivered(seqs);
+        for (const seq of seqs) this.#fresh.delete(seq);
         this.opts.metrics.exportSent.inc(seqs.length);
         if (this.#problem) this.opts.log.info({ target: this.target.url.href }, 'export target reachable again');
         this.#attempt = 0;
@@ -214,10 +226,9 @@ export class Delivery {
 
   #park(batch: Batch, status: number, answer: string): void {
     const reason = `HTTP ${status}: ${answer || '(no body)'}`;
-    this.#outbox?.park(
-      batch.map((b) => b.seq),
-      reason,
-    );
+    const seqs = batch.map((b) => b.seq);
+    this.#outbox?.park(seqs, reason);
+    for (const seq of seqs) this.#fresh.delete(seq);
     this.opts.metrics.exportParked.inc(batch.length);
     this.opts.log.error(
       { status, answer, spans: batch.length, target: this.target.url.href },

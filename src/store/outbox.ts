@@ -1,7 +1,7 @@
 // The export outbox's queries. Rows are deleted once delivered; parked rows wait for `llmtap outbox retry`.
 import type { Span } from '../record/span.js';
 import type { DB } from './db.js';
-import { rowToSpan, type SpanRow } from './spans.js';
+import { rowToSpan, type SpanRow, type StoredSpan } from './spans.js';
 
 export interface OutboxCounts {
   pending: number;
@@ -20,8 +20,9 @@ export class Outbox {
   constructor(readonly db: DB) {
     this.#pendingSeqs = db.prepare('SELECT span_seq FROM export_outbox WHERE parked_reason IS NULL ORDER BY span_seq LIMIT ?').pluck();
     this.#spanBySeq = db.prepare('SELECT * FROM spans WHERE seq = ?').safeIntegers(true);
-    this.#delete = db.prepare('DELETE FROM export_outbox WHERE span_seq = ?');
-    this.#park = db.prepare('UPDATE export_outbox SET parked_reason = ? WHERE span_seq = ?');
+    // Whole batches in one statement: the seqs travel as a JSON array.
+    this.#delete = db.prepare('DELETE FROM export_outbox WHERE span_seq IN (SELECT value FROM json_each(?))');
+    this.#park = db.prepare('UPDATE export_outbox SET parked_reason = ? WHERE span_seq IN (SELECT value FROM json_each(?))');
     this.#counts = db.prepare(
       'SELECT count(*) FILTER (WHERE parked_reason IS NULL) AS pending, count(*) FILTER (WHERE parked_reason IS NOT NULL) AS parked FROM export_outbox',
     );
@@ -34,24 +35,32 @@ export class Outbox {
     );
   }
 
-  /** Up to `limit` pending spans, oldest first, skipping those already being sent. */
-  next(limit: number, skip: ReadonlySet<number>): { seq: number; span: Span }[] {
-    const out: { seq: number; span: Span }[] = [];
+  /**
+   * Up to `limit` pending spans, oldest first, skipping those already being sent. Spans found in
+   * `fresh` (just stored, still in memory) are not read back from the table.
+   */
+  next(limit: number, skip: ReadonlySet<number>, fresh: ReadonlyMap<number, Span>): StoredSpan[] {
+    const out: StoredSpan[] = [];
     for (const seq of this.#pendingSeqs.all(limit + skip.size) as number[]) {
       if (skip.has(seq)) continue;
-      const row = this.#spanBySeq.get(seq) as SpanRow | undefined;
-      if (row) out.push({ seq, span: rowToSpan(row) });
+      const span = fresh.get(seq) ?? this.#read(seq);
+      if (span) out.push({ seq, span });
       if (out.length === limit) break;
     }
     return out;
   }
 
+  #read(seq: number): Span | undefined {
+    const row = this.#spanBySeq.get(seq) as SpanRow | undefined;
+    return row && rowToSpan(row);
+  }
+
   delivered(seqs: readonly number[]): void {
-    this.db.transaction(() => seqs.forEach((s) => this.#delete.run(s)))();
+    this.#delete.run(JSON.stringify(seqs));
   }
 
   park(seqs: readonly number[], reason: string): void {
-    this.db.transaction(() => seqs.forEach((s) => this.#park.run(reason, s)))();
+    this.#park.run(reason, JSON.stringify(seqs));
   }
 
   counts(): OutboxCounts {

@@ -78,11 +78,17 @@ export function rowToSpan(r: SpanRow): Span {
   return span;
 }
 
+/** A stored span and its row number (the order of storage, and the outbox's key). */
+export interface StoredSpan {
+  seq: number;
+  span: Span;
+}
+
 /**
  * Inserts spans in one transaction; a span id already stored is left as it is. With `outbox`, each new
- * span is also queued for export in the same transaction. Returns how many were new.
+ * span is also queued for export in the same transaction. Returns the spans that were new.
  */
-export function spanInserter(db: DB, opts: { outbox: boolean }): (spans: readonly Span[]) => number {
+export function spanInserter(db: DB, opts: { outbox: boolean }): (spans: readonly Span[]) => StoredSpan[] {
   const enqueue = opts.outbox ? db.prepare('INSERT INTO export_outbox (span_seq) VALUES (?)') : undefined;
   const insert = db.prepare(
     `INSERT OR IGNORE INTO spans (span_id, trace_id, parent_id, trace_state, name, kind, start_ns, end_ns,
@@ -91,11 +97,11 @@ export function spanInserter(db: DB, opts: { outbox: boolean }): (spans: readonl
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
   return db.transaction((spans: readonly Span[]) => {
-    let added = 0;
-    for (const s of spans) {
-      const { changes, lastInsertRowid } = insert.run(...params(s));
+    const added: StoredSpan[] = [];
+    for (const span of spans) {
+      const { changes, lastInsertRowid } = insert.run(...params(span));
       if (changes === 0) continue;
-      added++;
+      added.push({ seq: Number(lastInsertRowid), span });
       enqueue?.run(lastInsertRowid);
     }
     return added;

@@ -5,7 +5,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { Span } from '../record/span.js';
 import { fileIdentity, openDatabase, type DB } from './db.js';
-import { spanInserter } from './spans.js';
+import { spanInserter, type StoredSpan } from './spans.js';
 
 export interface WriterOptions {
   path: string;
@@ -15,8 +15,8 @@ export interface WriterOptions {
   outbox: boolean;
   log: Logger;
   metrics: Metrics;
-  /** Told how many spans each committed batch held (the exporter wakes up on it). */
-  onStored?: (count: number) => void;
+  /** Given the spans of each committed batch (the exporter takes them from memory). */
+  onStored?: (stored: StoredSpan[]) => void;
 }
 
 const BATCH = 500;
@@ -26,7 +26,7 @@ export class SpanWriter {
   readonly #opts: WriterOptions;
   #db: DB;
   #identity: string | undefined;
-  #insert: (spans: readonly Span[]) => number;
+  #insert: (spans: readonly Span[]) => StoredSpan[];
   #queue: Span[] = [];
   #timer: NodeJS.Timeout;
   #failures = 0;
@@ -73,7 +73,7 @@ export class SpanWriter {
         const batch = this.#queue.slice(0, BATCH);
         const added = this.#insert(batch);
         this.#queue.splice(0, batch.length);
-        this.#opts.metrics.spansStored.inc(added);
+        this.#opts.metrics.spansStored.inc(added.length);
         this.#opts.onStored?.(added);
       }
       if (this.#lastError) this.#opts.log.info('storage recovered: writing spans again');
