@@ -7,6 +7,7 @@ import { createApp } from './app.js';
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
 import { Forwarder } from './proxy/forward.js';
+import { providers } from './record/provider.js';
 import { Recorder } from './record/recorder.js';
 import { openDatabase } from './store/db.js';
 import { startRetention } from './store/retention.js';
@@ -29,11 +30,12 @@ export async function start(config: Config, log: Logger): Promise<Running> {
   const stopRetention = startRetention(() => writer.db, config.retentionDays, log);
   const recorder = new Recorder(
     {
-      provider: 'openai',
+      providers: providers(config.provider, config.upstreamUrl),
       project: config.projectName,
       captureMaxBytes: config.captureMaxBytes,
       mask: config,
       injectStreamUsage: config.streamUsage === 'inject',
+      recordOther: config.recordOther,
     },
     writer,
     log,
