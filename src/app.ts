@@ -1,7 +1,7 @@
 // Which path goes where. Hono routes; the proxy paths then work on Node's own request/response.
 import type { HttpBindings } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import type { Metrics } from './metrics.js';
 import type { Forwarder } from './proxy/forward.js';
 import { openAIError } from './proxy/errors.js';
@@ -23,10 +23,12 @@ export type App = Hono<{ Bindings: HttpBindings }>;
 export function createApp({ forwarder, readiness, metrics }: AppDeps): App {
   const app: App = new Hono();
 
-  app.all('/v1/*', (c) => {
+  const forward = (c: Context<{ Bindings: HttpBindings }>): Response => {
     forwarder.handle(c.env.incoming, c.env.outgoing);
     return RESPONSE_ALREADY_SENT;
-  });
+  };
+  app.all('/v1/*', forward);
+  app.all('/openai/*', forward); // Azure OpenAI's paths
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
 
@@ -44,7 +46,7 @@ export function createApp({ forwarder, readiness, metrics }: AppDeps): App {
   app.get('/metrics', async (c) => c.body(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }));
 
   app.notFound((c) =>
-    c.body(openAIError(`llmtap: no route for ${c.req.method} ${c.req.path}; OpenAI calls go under /v1/`, 'invalid_request_error', 'not_found'), 404, {
+    c.body(openAIError(`llmtap: no route for ${c.req.method} ${c.req.path}; OpenAI calls go under /v1/ (Azure OpenAI under /openai/)`, 'invalid_request_error', 'not_found'), 404, {
       'content-type': 'application/json',
     }),
   );

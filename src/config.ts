@@ -42,8 +42,8 @@ const oneOf =
 
 const bool = (raw: string, env: string): boolean => {
   const v = raw.trim().toLowerCase();
-  if (v !== 'true' && v !== 'false') throw new ConfigError(`${env} must be true or false, got "${raw}"`);
-  return v === 'true';
+  if (v !== 'true' && v !== 'false' && v !== '1' && v !== '0') throw new ConfigError(`${env} must be true or false (or 1 or 0), got "${raw}"`);
+  return v === 'true' || v === '1';
 };
 
 const hide = (env: string, doc: string) => setting(env, 'false', doc, bool);
@@ -131,6 +131,13 @@ export const settings = {
   ),
   writeQueueMax: setting('LLMTAP_WRITE_QUEUE_MAX', '20000', 'spans waiting for SQLite at most; past it new spans are dropped and counted', integer(1)),
   flushIntervalMs: setting('LLMTAP_FLUSH_INTERVAL_MS', '100', 'how often queued spans are written to SQLite (one transaction per batch)', integer(1, 60_000)),
+  recordOther: setting(
+    'LLMTAP_RECORD_OTHER',
+    'false',
+    '`true` (or `1`): requests to other paths get a light span (method, path, status, duration); they are forwarded either way',
+    bool,
+  ),
+  provider: setting('LLMTAP_PROVIDER', '', '`llm.provider` of every span; unset: `azure` on Azure OpenAI paths, else from the upstream host (see Providers)', text),
   retentionDays: setting('LLMTAP_RETENTION_DAYS', '30', 'spans older than this are deleted in the background; `0` keeps them forever', integer(0)),
   projectName: setting(
     'PHOENIX_PROJECT_NAME',

@@ -11,6 +11,7 @@ import { describeTarget, exportTarget } from './export/target.js';
 import type { Logger } from './log.js';
 import { Metrics } from './metrics.js';
 import { Forwarder } from './proxy/forward.js';
+import { providers } from './record/provider.js';
 import { Recorder } from './record/recorder.js';
 import { logExchange } from './request-log.js';
 import { openDatabase } from './store/db.js';
@@ -62,11 +63,12 @@ export async function start(config: Config, log: Logger): Promise<Running> {
   const stopRetention = startRetention(() => writer.db, config.retentionDays, log);
   const recorder = new Recorder(
     {
-      provider: 'openai',
+      providers: providers(config.provider, config.upstreamUrl),
       project: config.project || config.projectName,
       captureMaxBytes: config.captureMaxBytes,
       mask: config,
       injectStreamUsage: config.streamUsage === 'inject',
+      recordOther: config.recordOther,
     },
     writer,
     (result, span) => {

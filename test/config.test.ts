@@ -34,6 +34,14 @@ describe('config', () => {
     }
   });
 
+  it('booleans are true/false or 1/0', () => {
+    expect(loadConfig({ LLMTAP_RECORD_OTHER: '1' }).recordOther).toBe(true);
+    expect(loadConfig({ LLMTAP_RECORD_OTHER: 'TRUE' }).recordOther).toBe(true);
+    expect(loadConfig({ LLMTAP_RECORD_OTHER: '0' }).recordOther).toBe(false);
+    expect(loadConfig({}).recordOther).toBe(false);
+    expect(() => loadConfig({ LLMTAP_RECORD_OTHER: 'yes' })).toThrow(/LLMTAP_RECORD_OTHER must be true or false/);
+  });
+
   it('the README configuration table lists every variable with its real default and meaning', () => {
     const rows = readmeRows();
     const table = Object.values(settings).map((s) => [s.env, s.default === '' ? '(unset)' : `\`${s.default}\``, s.doc]);

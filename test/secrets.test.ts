@@ -25,15 +25,21 @@ describe('secrets', () => {
     await client.chat.completions
       .create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }, { headers: { 'x-fake-behavior': 'error-500' } })
       .catch(() => undefined);
-    // Azure-style key header, and a key in a malformed request.
+    // Azure-style key header (on the OpenAI path and on Azure's), and a key in a malformed request.
     await rawRequest(`${llmtap.baseURL}/chat/completions`, { method: 'POST', headers: { 'api-key': KEY, 'content-type': 'application/json' }, body: chatBody() });
+    await rawRequest(`${llmtap.url}/openai/deployments/prod-chat/chat/completions?api-version=2024-10-21`, {
+      method: 'POST',
+      headers: { 'api-key': KEY, 'content-type': 'application/json' },
+      body: chatBody(),
+    });
     await rawRequest(`${llmtap.baseURL}/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${KEY}` }, body: '{broken' });
     // The upstream did get the key: the test would be meaningless otherwise.
     expect(fake.requests.some((r) => r.headers.authorization === `Bearer ${KEY}`)).toBe(true);
+    expect(fake.requests.some((r) => r.url.startsWith('/openai/') && r.headers['api-key'] === KEY)).toBe(true);
 
     await new Promise((r) => setTimeout(r, 200));
     const spans = readSpans(llmtap.dbPath);
-    expect(spans.length).toBe(5);
+    expect(spans.length).toBe(6);
     for (const span of spans) expect(JSON.stringify(span, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))).not.toContain(KEY);
     // The database, its WAL and shared-memory files, while running and after shutdown's checkpoint.
     const dir = dirname(llmtap.dbPath);

@@ -1,20 +1,25 @@
 // Builds the span of one finished exchange from what the tap captured. Runs after the response ended,
 // off the hot path.
-import { MimeType, SemanticConventions as SC } from '@arizeai/openinference-semantic-conventions';
+import { LLMSystem, MimeType, SemanticConventions as SC } from '@arizeai/openinference-semantic-conventions';
 import type { ExchangeResult } from '../proxy/forward.js';
 import { decoded, type Capture } from './capture.js';
 import type { RequestContext } from './context.js';
 import { isObject, type Endpoint, type Json, type StreamOutcome } from './endpoint.js';
 import { httpFailure, transportFailure, type Failure } from './failure.js';
 import { maskAttributes, type MaskConfig } from './mask.js';
+import type { Providers } from './provider.js';
+import type { Route } from './route.js';
 import { LLMTAP, put, type Attributes, type Span, type SpanEvent } from './span.js';
 import { SSEReader } from './sse.js';
 
 /** The Python instrumentation's name for the first streamed token. */
 export const FIRST_TOKEN_EVENT = 'First Token Stream Event';
 
+/** Phoenix's span kind for a span without an OpenInference kind (the light spans of LLMTAP_RECORD_OTHER). */
+const OTHER_KIND = 'UNKNOWN';
+
 export interface Exchange {
-  endpoint: Endpoint;
+  route: Route;
   ctx: RequestContext;
   requestBody: Buffer;
   result: ExchangeResult;
@@ -27,21 +32,29 @@ export interface Exchange {
 }
 
 export interface AssembleOptions {
-  provider: string;
+  providers: Providers;
   project: string;
   captureMaxBytes: number;
   mask: MaskConfig;
 }
 
 export function assembleSpan(x: Exchange, opts: AssembleOptions): Span {
-  const { endpoint, ctx, result } = x;
-  const attrs: Attributes = {
-    [SC.OPENINFERENCE_SPAN_KIND]: endpoint.spanKind,
-    [SC.LLM_SYSTEM]: 'openai',
-    [SC.LLM_PROVIDER]: opts.provider,
-  };
-
-  const request = readRequest(x, opts, attrs);
+  const { route, ctx, result } = x;
+  const { endpoint } = route;
+  const attrs: Attributes = {};
+  let request: Json | undefined;
+  if (endpoint) {
+    attrs[SC.OPENINFERENCE_SPAN_KIND] = endpoint.spanKind;
+    attrs[SC.LLM_SYSTEM] = LLMSystem.OPENAI;
+    attrs[SC.LLM_PROVIDER] = route.azure ? opts.providers.azure : opts.providers.upstream;
+    request = readRequest(endpoint, x, opts, attrs);
+    // Azure OpenAI: the deployment decides the model, whatever the body says; a response naming it wins.
+    put(attrs, endpoint.modelKey, route.deployment);
+  } else {
+    // LLMTAP_RECORD_OTHER: a light span of the HTTP exchange, no bodies (never the query: it may hold secrets).
+    attrs[LLMTAP.HTTP_METHOD] = result.method;
+    attrs[LLMTAP.URL_PATH] = route.path;
+  }
   const response = x.response && decoded(x.response, x.contentEncoding, opts.captureMaxBytes);
 
   let failure = transportFailure(result);
@@ -51,8 +64,8 @@ export function assembleSpan(x: Exchange, opts: AssembleOptions): Span {
     failure ??= httpFailure(result.status, response?.toBuffer());
   } else if (x.stream) {
     stream = x.stream.finish(attrs);
-  } else if (response && result.status > 0) {
-    stream = readResponse(x.endpoint, x.contentType, response, attrs, opts.captureMaxBytes);
+  } else if (endpoint && response && result.status > 0) {
+    stream = readResponse(endpoint, x.contentType, response, attrs, opts.captureMaxBytes);
   }
   if (stream.error && !failure) failure = { type: 'APIError', message: stream.error.message };
   if (x.stream?.truncated || response?.truncated) put(attrs, LLMTAP.OUTPUT_TRUNCATED, true);
@@ -73,8 +86,8 @@ export function assembleSpan(x: Exchange, opts: AssembleOptions): Span {
   const span: Span = {
     traceId: ctx.traceId,
     spanId: ctx.spanId,
-    name: endpoint.spanName,
-    kind: endpoint.spanKind,
+    name: endpoint ? endpoint.spanName : `${result.method} ${route.path}`,
+    kind: endpoint ? endpoint.spanKind : OTHER_KIND,
     startNs: result.startNs,
     endNs: result.endNs,
     statusCode: failure ? 'ERROR' : 'OK',
@@ -88,14 +101,14 @@ export function assembleSpan(x: Exchange, opts: AssembleOptions): Span {
   return span;
 }
 
-function readRequest(x: Exchange, opts: AssembleOptions, attrs: Attributes): Json | undefined {
+function readRequest(endpoint: Endpoint, x: Exchange, opts: AssembleOptions, attrs: Attributes): Json | undefined {
   const body = x.requestBody;
   if (body.length === 0) return undefined;
   if (body.length <= opts.captureMaxBytes) {
     try {
       const parsed: unknown = JSON.parse(body.toString('utf8'));
       if (isObject(parsed)) {
-        x.endpoint.request(parsed, attrs);
+        endpoint.request(parsed, attrs);
         return parsed;
       }
     } catch {
@@ -109,7 +122,7 @@ function readRequest(x: Exchange, opts: AssembleOptions, attrs: Attributes): Jso
 
 function readResponse(endpoint: Endpoint, contentType: string, response: Capture, attrs: Attributes, limit: number): StreamOutcome {
   const body = response.toBuffer();
-  if (contentType.startsWith('text/event-stream')) {
+  if (contentType.startsWith('text/event-stream') && endpoint.stream) {
     // A compressed stream, decoded whole at the end: its events share the first chunk's time.
     const reader = new SSEReader(endpoint.stream(), limit);
     reader.feed(body, response.times[0] ?? 0n);

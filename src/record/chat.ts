@@ -2,7 +2,8 @@
 // and more: every choice and parallel tool call kept apart in streams (merged by index, as the Python
 // instrumentation does), refusals, and token counts for streams.
 import { MimeType, OpenInferenceSpanKind, SemanticConventions as SC } from '@arizeai/openinference-semantic-conventions';
-import { asArray, isObject, type Endpoint, type Json, type StreamOutcome, type StreamReader } from './endpoint.js';
+import { ChoiceStream, completionUsage } from './choices.js';
+import { asArray, isObject, putLlmRequest, type Endpoint, type Json } from './endpoint.js';
 import { put, type Attributes } from './span.js';
 
 const IN = SC.LLM_INPUT_MESSAGES;
@@ -11,15 +12,12 @@ const OUT = SC.LLM_OUTPUT_MESSAGES;
 export const chatCompletions: Endpoint = {
   spanName: 'OpenAI Chat Completions',
   spanKind: OpenInferenceSpanKind.LLM,
+  modelKey: SC.LLM_MODEL_NAME,
+  streamUsageOption: true,
 
   request(body, attrs) {
-    const { messages, ...invocation } = body;
-    put(attrs, SC.LLM_MODEL_NAME, body.model);
-    put(attrs, SC.INPUT_VALUE, JSON.stringify(body));
-    put(attrs, SC.INPUT_MIME_TYPE, MimeType.JSON);
-    put(attrs, SC.LLM_INVOCATION_PARAMETERS, JSON.stringify(invocation));
-    asArray(messages).forEach((m, i) => isObject(m) && inputMessage(attrs, `${IN}.${i}.`, m));
-    asArray(body.tools).forEach((tool, i) => put(attrs, `${SC.LLM_TOOLS}.${i}.${SC.TOOL_JSON_SCHEMA}`, JSON.stringify(tool)));
+    putLlmRequest(attrs, body, 'messages');
+    asArray(body.messages).forEach((m, i) => isObject(m) && inputMessage(attrs, `${IN}.${i}.`, m));
   },
 
   response(body, attrs) {
@@ -37,7 +35,7 @@ export const chatCompletions: Endpoint = {
       functionCall(attrs, prefix, m.function_call);
       if (choice.index === 0 || choice.index === undefined) put(attrs, SC.LLM_FINISH_REASON, choice.finish_reason);
     }
-    chatUsage(attrs, body.usage);
+    completionUsage(attrs, body.usage);
   },
 
   stream: () => new ChatStream(),
@@ -94,19 +92,6 @@ function putRefusal(attrs: Attributes, prefix: string, refusal: unknown): void {
   put(attrs, p + SC.MESSAGE_CONTENT_TEXT, refusal);
 }
 
-export function chatUsage(attrs: Attributes, usage: unknown): void {
-  if (!isObject(usage)) return;
-  put(attrs, SC.LLM_TOKEN_COUNT_PROMPT, usage.prompt_tokens);
-  put(attrs, SC.LLM_TOKEN_COUNT_COMPLETION, usage.completion_tokens);
-  put(attrs, SC.LLM_TOKEN_COUNT_TOTAL, usage.total_tokens);
-  const prompt = isObject(usage.prompt_tokens_details) ? usage.prompt_tokens_details : {};
-  const completion = isObject(usage.completion_tokens_details) ? usage.completion_tokens_details : {};
-  put(attrs, SC.LLM_TOKEN_COUNT_PROMPT_DETAILS_CACHE_READ, prompt.cached_tokens);
-  put(attrs, SC.LLM_TOKEN_COUNT_PROMPT_DETAILS_AUDIO, prompt.audio_tokens);
-  put(attrs, SC.LLM_TOKEN_COUNT_COMPLETION_DETAILS_REASONING, completion.reasoning_tokens);
-  put(attrs, SC.LLM_TOKEN_COUNT_COMPLETION_DETAILS_AUDIO, completion.audio_tokens);
-}
-
 interface MergedCall {
   id: string;
   name: string;
@@ -123,29 +108,13 @@ interface MergedChoice {
 }
 
 /** Merges `chat.completion.chunk` deltas by choice index and tool-call index. */
-class ChatStream implements StreamReader {
-  readonly #outcome: StreamOutcome = {};
-  readonly #choices = new Map<number, MergedChoice>();
-  #model: unknown;
-  #usage: unknown;
-
-  event(chunk: Json, atNs: bigint): void {
-    if (isObject(chunk.error)) {
-      this.#outcome.error = { type: String(chunk.error.type ?? 'APIError'), message: String(chunk.error.message ?? JSON.stringify(chunk.error)) };
-      return;
-    }
-    if (chunk.model) this.#model = chunk.model;
-    if (isObject(chunk.usage)) this.#usage = chunk.usage;
-    for (const c of asArray(chunk.choices)) {
-      if (isObject(c) && this.#merge(c) && this.#outcome.firstTokenNs === undefined) this.#outcome.firstTokenNs = atNs;
-    }
+class ChatStream extends ChoiceStream<MergedChoice> {
+  protected newChoice(): MergedChoice {
+    return { role: 'assistant', content: '', refusal: '', calls: new Map() };
   }
 
-  /** Returns whether the delta carried a token (content, refusal or a tool call). */
-  #merge(c: Json): boolean {
-    const index = Number(c.index ?? 0);
-    let merged = this.#choices.get(index);
-    if (!merged) this.#choices.set(index, (merged = { role: 'assistant', content: '', refusal: '', calls: new Map() }));
+  /** A token is content, a refusal or a tool call. */
+  protected merge(merged: MergedChoice, c: Json): boolean {
     if (c.finish_reason) merged.finishReason = String(c.finish_reason);
     const d = isObject(c.delta) ? c.delta : {};
     if (typeof d.role === 'string' && d.role) merged.role = d.role;
@@ -179,12 +148,12 @@ class ChatStream implements StreamReader {
     return token;
   }
 
-  finish(attrs: Attributes): StreamOutcome {
+  protected record(attrs: Attributes, choices: [number, MergedChoice][]): void {
     // As the JS instrumentation: the assembled text of the first choice, as plain text.
-    put(attrs, SC.OUTPUT_VALUE, this.#choices.get(0)?.content ?? '');
+    const first = choices.find(([index]) => index === 0)?.[1];
+    put(attrs, SC.OUTPUT_VALUE, first?.content ?? '');
     put(attrs, SC.OUTPUT_MIME_TYPE, MimeType.TEXT);
-    if (this.#model) put(attrs, SC.LLM_MODEL_NAME, this.#model);
-    for (const [index, c] of [...this.#choices].sort((a, b) => a[0] - b[0])) {
+    for (const [index, c] of choices) {
       const prefix = `${OUT}.${index}.`;
       put(attrs, prefix + SC.MESSAGE_ROLE, c.role);
       put(attrs, prefix + SC.MESSAGE_CONTENT, c.content);
@@ -193,8 +162,6 @@ class ChatStream implements StreamReader {
       toolCalls(attrs, prefix, calls);
       if (c.functionCall) functionCall(attrs, prefix, { name: c.functionCall.name, arguments: c.functionCall.args });
     }
-    put(attrs, SC.LLM_FINISH_REASON, this.#choices.get(0)?.finishReason);
-    chatUsage(attrs, this.#usage);
-    return this.#outcome;
+    put(attrs, SC.LLM_FINISH_REASON, first?.finishReason);
   }
 }

@@ -1,5 +1,6 @@
 // The shape every recorded endpoint has: request → attributes, response or stream → attributes.
-import type { Attributes } from './span.js';
+import { MimeType, SemanticConventions as SC } from '@arizeai/openinference-semantic-conventions';
+import { put, type Attributes } from './span.js';
 
 export type Json = Record<string, unknown>;
 
@@ -20,10 +21,28 @@ export interface Endpoint {
   spanName: string;
   /** OpenInference span kind. */
   spanKind: string;
+  /** The attribute naming the model (an Azure deployment's name goes there when the response names none). */
+  modelKey: string;
+  /** Its streams accept `stream_options.include_usage`, so LLMTAP_STREAM_USAGE=inject applies. */
+  streamUsageOption?: boolean;
   request(body: Json, attrs: Attributes): void;
   response(body: Json, attrs: Attributes): void;
-  stream(): StreamReader;
+  /** Absent for an endpoint that never streams. */
+  stream?(): StreamReader;
 }
 
 export const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 export const asArray = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+
+/**
+ * What the JS instrumentation records of a chat or Responses request besides its messages: the model, the
+ * body as JSON, the body without its `messagesKey` as invocation parameters (tools stay), and each tool.
+ */
+export function putLlmRequest(attrs: Attributes, body: Json, messagesKey: string): void {
+  const { [messagesKey]: _messages, ...invocation } = body;
+  put(attrs, SC.LLM_MODEL_NAME, body.model);
+  put(attrs, SC.INPUT_VALUE, JSON.stringify(body));
+  put(attrs, SC.INPUT_MIME_TYPE, MimeType.JSON);
+  put(attrs, SC.LLM_INVOCATION_PARAMETERS, JSON.stringify(invocation));
+  asArray(body.tools).forEach((tool, i) => put(attrs, `${SC.LLM_TOOLS}.${i}.${SC.TOOL_JSON_SCHEMA}`, JSON.stringify(tool)));
+}

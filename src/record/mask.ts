@@ -1,10 +1,10 @@
 // OpenInference's masking variables, with the meanings of the Python and JS instrumentations combined
 // (neither implements the whole set, and both read the environment themselves, which llmtap leaves to
 // config.ts). Rules are tried in order on the flat keys; the first that matches decides.
-import { SemanticConventions as SC } from '@arizeai/openinference-semantic-conventions';
+import { OpenInferenceSpanKind, SemanticConventions as SC } from '@arizeai/openinference-semantic-conventions';
 import type { Config } from '../config.js';
 import { isObject } from './endpoint.js';
-import type { Attributes, AttributeValue } from './span.js';
+import { OI, type Attributes, type AttributeValue } from './span.js';
 
 export const REDACTED = '__REDACTED__';
 
@@ -30,7 +30,6 @@ export type MaskConfig = Pick<
 const DROP = Symbol('drop');
 type Verdict = AttributeValue | typeof DROP;
 
-const CHOICES = 'llm.choices';
 const inInput = (k: string): boolean => k.includes(SC.LLM_INPUT_MESSAGES);
 const inOutput = (k: string): boolean => k.includes(SC.LLM_OUTPUT_MESSAGES);
 const isMessageText = (k: string): boolean =>
@@ -38,7 +37,8 @@ const isMessageText = (k: string): boolean =>
 const isLongBase64Image = (v: AttributeValue, max: number): boolean =>
   typeof v === 'string' && v.startsWith('data:image/') && v.includes('base64') && v.length > max;
 
-function rule(c: MaskConfig, key: string, value: AttributeValue): Verdict {
+/** `embedding`: the attributes are an embedding span's, whose `input.value` is the embedded texts. */
+function rule(c: MaskConfig, key: string, value: AttributeValue, embedding: boolean): Verdict {
   if (c.hideInvocationParameters && key === SC.LLM_INVOCATION_PARAMETERS) return DROP;
   if (c.hideLlmTools && key.includes(SC.LLM_TOOLS)) return DROP;
   if (c.hideInputs) {
@@ -49,7 +49,7 @@ function rule(c: MaskConfig, key: string, value: AttributeValue): Verdict {
   if (c.hideOutputs) {
     if (key === SC.OUTPUT_VALUE) return REDACTED;
     if (key === SC.OUTPUT_MIME_TYPE || inOutput(key)) return DROP;
-    if (key.includes(CHOICES)) return REDACTED;
+    if (key.includes(OI.LLM_CHOICES)) return REDACTED;
   }
   if (c.hideInputMessages && inInput(key)) return DROP;
   if (c.hideOutputMessages && inOutput(key)) return DROP;
@@ -57,9 +57,10 @@ function rule(c: MaskConfig, key: string, value: AttributeValue): Verdict {
   if (c.hideInputText && inInput(key) && isMessageText(key)) return REDACTED;
   if (c.hideOutputText && inOutput(key) && isMessageText(key)) return REDACTED;
   if (c.hidePrompts && key.includes(SC.LLM_PROMPTS)) return REDACTED;
-  if (c.hideChoices && key.includes(CHOICES)) return REDACTED;
+  if (c.hideChoices && key.includes(OI.LLM_CHOICES)) return REDACTED;
   if ((c.hideEmbeddingVectors || c.hideEmbeddingsVectors) && key.includes(SC.EMBEDDING_EMBEDDINGS) && key.endsWith(SC.EMBEDDING_VECTOR)) return DROP;
   if (c.hideEmbeddingsText && key.includes(SC.EMBEDDING_EMBEDDINGS) && key.endsWith(SC.EMBEDDING_TEXT)) return REDACTED;
+  if (c.hideEmbeddingsText && embedding && key === SC.INPUT_VALUE) return REDACTED;
   if (key.endsWith(SC.IMAGE_URL) && (inInput(key) || inOutput(key)) && isLongBase64Image(value, c.base64ImageMaxLength)) return REDACTED;
   if (key === SC.INPUT_VALUE && typeof value === 'string') return maskImagesInInput(c, value);
   return value;
@@ -96,8 +97,9 @@ function maskImagesInInput(c: MaskConfig, value: string): string {
 
 export function maskAttributes(c: MaskConfig, attrs: Attributes): Attributes {
   const out: Attributes = {};
+  const embedding = attrs[SC.OPENINFERENCE_SPAN_KIND] === OpenInferenceSpanKind.EMBEDDING;
   for (const key in attrs) {
-    const verdict = rule(c, key, attrs[key]!);
+    const verdict = rule(c, key, attrs[key]!, embedding);
     if (verdict !== DROP) out[key] = verdict;
   }
   return out;

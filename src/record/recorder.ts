@@ -9,15 +9,16 @@ import { rawHeader, removeHeader } from '../proxy/headers.js';
 import type { SpanSummary } from '../request-log.js';
 import { assembleSpan, type AssembleOptions, type Exchange } from './assemble.js';
 import { Capture } from './capture.js';
-import { chatCompletions } from './chat.js';
 import { isContextHeader, readContext, upstreamTraceparent, type RequestContext } from './context.js';
-import type { Endpoint } from './endpoint.js';
+import { routeFor, type Route } from './route.js';
 import { LLMTAP, type Span } from './span.js';
 import { SSEReader } from './sse.js';
 import { requestUsage, UsageChunkFilter } from './usage-inject.js';
 
 export interface RecorderOptions extends AssembleOptions {
   injectStreamUsage: boolean;
+  /** A light span for requests no endpoint module records. */
+  recordOther: boolean;
 }
 
 export interface SpanSink {
@@ -26,14 +27,6 @@ export interface SpanSink {
 
 /** Where a finished request is reported (its log line and metrics). */
 export type Report = (result: ExchangeResult, span?: SpanSummary) => void;
-
-/** Which endpoint module records a request, if any. */
-function endpointFor(method: string, path: string): Endpoint | undefined {
-  if (method !== 'POST') return undefined;
-  const route = path.split('?', 1)[0];
-  if (route === '/v1/chat/completions') return chatCompletions;
-  return undefined;
-}
 
 export class Recorder implements ExchangeObserver {
   constructor(
@@ -49,12 +42,12 @@ export class Recorder implements ExchangeObserver {
   }
 
   begin(req: IncomingMessage, body: Buffer): ExchangeTap {
-    const endpoint = endpointFor(req.method ?? '', req.url ?? '');
-    if (!endpoint) return this.#unrecorded();
+    const route = routeFor(req.method ?? '', req.url ?? '');
+    if (!route.endpoint && !this.opts.recordOther) return this.#unrecorded();
     const ctx = readContext(req.headers);
-    if (ctx.ignored.length > 0) this.log.warn({ path: req.url?.split('?', 1)[0], ignored: ctx.ignored }, 'ignored bad llmtap request headers');
+    if (ctx.ignored.length > 0) this.log.warn({ path: route.path, ignored: ctx.ignored }, 'ignored bad llmtap request headers');
     if (!ctx.record) return this.#unrecorded();
-    return new Recording(this, endpoint, ctx, body, this.opts);
+    return new Recording(this, route, ctx, body, this.opts);
   }
 
   #unrecorded(): ExchangeTap {
@@ -92,7 +85,7 @@ class Recording implements ExchangeTap {
 
   constructor(
     private readonly recorder: Recorder,
-    private readonly endpoint: Endpoint,
+    private readonly route: Route,
     private readonly ctx: RequestContext,
     private readonly body: Buffer,
     private readonly opts: RecorderOptions,
@@ -101,10 +94,13 @@ class Recording implements ExchangeTap {
   }
 
   prepareUpstream(headers: string[], body: Buffer): Buffer {
+    const { endpoint } = this.route;
+    // A light span leaves the request exactly as the client sent it.
+    if (!endpoint) return body;
     // The upstream sees llmtap's span as the parent of whatever it traces.
     removeHeader(headers, 'traceparent');
     headers.push('traceparent', upstreamTraceparent(this.ctx));
-    if (!this.opts.injectStreamUsage || this.endpoint !== chatCompletions) return body;
+    if (!this.opts.injectStreamUsage || !endpoint.streamUsageOption) return body;
     const rewritten = requestUsage(body);
     if (!rewritten) return body;
     this.#injected = true;
@@ -117,14 +113,16 @@ class Recording implements ExchangeTap {
     this.#contentEncoding = rawHeader(raw, 'content-encoding');
     const sse = this.#contentType.startsWith('text/event-stream');
     if (this.#injected && sse) this.#filter = new UsageChunkFilter();
-    // A plain successful stream is read as it passes; anything else is kept (bounded) for the end.
-    if (sse && status < 400 && !this.#contentEncoding) this.#stream = new SSEReader(this.endpoint.stream(), this.opts.captureMaxBytes);
-    else this.#capture = new Capture(this.opts.captureMaxBytes);
+    const { endpoint } = this.route;
+    // A plain successful stream is read as it passes; anything else is kept (bounded) for the end, but a
+    // light span keeps only an error's body, for its message.
+    if (endpoint?.stream && sse && status < 400 && !this.#contentEncoding) this.#stream = new SSEReader(endpoint.stream(), this.opts.captureMaxBytes);
+    else if (endpoint || status >= 400) this.#capture = new Capture(this.opts.captureMaxBytes);
   }
 
   responseChunk(chunk: Buffer, atNs: bigint): void {
     if (this.#stream) this.#stream.feed(chunk, atNs);
-    else this.#capture!.add(chunk, atNs);
+    else this.#capture?.add(chunk, atNs);
   }
 
   filterChunk(chunk: Buffer): Buffer {
@@ -140,7 +138,7 @@ class Recording implements ExchangeTap {
   }
 
   exchange(): Omit<Exchange, 'result'> {
-    const x: Omit<Exchange, 'result'> = { endpoint: this.endpoint, ctx: this.ctx, requestBody: this.body, contentType: this.#contentType };
+    const x: Omit<Exchange, 'result'> = { route: this.route, ctx: this.ctx, requestBody: this.body, contentType: this.#contentType };
     if (this.#stream) x.stream = this.#stream;
     if (this.#capture) x.response = this.#capture;
     if (this.#contentEncoding) x.contentEncoding = this.#contentEncoding;

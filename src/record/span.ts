@@ -10,6 +10,17 @@ export const LLMTAP = {
   INPUT_TRUNCATED: 'llmtap.input.truncated',
   OUTPUT_TRUNCATED: 'llmtap.output.truncated',
   HTTP_STATUS: 'http.response.status_code',
+  /** The light span of LLMTAP_RECORD_OTHER (OpenTelemetry HTTP names). */
+  HTTP_METHOD: 'http.request.method',
+  URL_PATH: 'url.path',
+} as const;
+
+/** Keys of the OpenInference spec (and the Python instrumentation) that the JS conventions package lacks. */
+export const OI = {
+  LLM_CHOICES: 'llm.choices',
+  PROMPT_TEXT: 'prompt.text',
+  COMPLETION_TEXT: 'completion.text',
+  EMBEDDING_INVOCATION_PARAMETERS: 'embedding.invocation_parameters',
 } as const;
 
 export interface SpanEvent {

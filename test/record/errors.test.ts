@@ -123,3 +123,53 @@ describe('a span for every failure', () => {
     }
   });
 });
+
+describe('failures on the other endpoints', () => {
+  const post = (path: string, body: unknown, behavior = '') =>
+    rawRequest(`${proxy.baseURL}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-fake-behavior': behavior }, body: JSON.stringify(body) });
+  const spanFor = async (r: { headers: Record<string, unknown> }): Promise<Span> => waitForSpan(proxy.dbPath, r.headers['x-llmtap-span-id'] as string);
+
+  it('Responses: an error event mid-stream keeps the text assembled from the deltas so far', async () => {
+    const span = await spanFor(await post('/responses', { model: 'gpt-4o-mini', input: 'Say hello', stream: true }, 'error-event'));
+    expect(span.statusCode).toBe('ERROR');
+    expect(span.statusMessage).toBe('APIError: The model overloaded mid-stream.');
+    expect(span.attributes['llm.output_messages.0.message.role']).toBe('assistant');
+    expect(span.attributes['llm.output_messages.0.message.contents.0.message_content.text']).toBe('Héllo wörld — 你好 👋, ');
+    expect(JSON.parse(span.attributes['output.value'] as string)).toMatchObject({ status: 'in_progress', output: [{ type: 'message' }] });
+    expect(span.events.map((e) => e.name)).toEqual(['First Token Stream Event', 'exception']);
+  });
+
+  it('Responses: a response.failed event', async () => {
+    const sse = (o: { type: string; response: unknown }): string => `event: ${o.type}\ndata: ${JSON.stringify(o)}\n\n`;
+    fake.handler = (req, res) => {
+      if (req.headers['x-fake-behavior'] !== 'response-failed') return false;
+      const response = { id: 'resp_f', object: 'response', model: 'gpt-4o-mini-2024-07-18', status: 'in_progress', output: [], usage: null };
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(sse({ type: 'response.created', response }));
+      res.end(sse({ type: 'response.failed', response: { ...response, status: 'failed', error: { code: 'server_error', message: 'The model failed.' } } }));
+      return true;
+    };
+    try {
+      const span = await spanFor(await post('/responses', { model: 'gpt-4o-mini', input: 'Say hello', stream: true }, 'response-failed'));
+      expect(span.statusMessage).toBe('APIError: The model failed.');
+      expect(span.attributes['llm.model_name']).toBe('gpt-4o-mini-2024-07-18');
+      expect(JSON.parse(span.attributes['output.value'] as string).status).toBe('failed');
+    } finally {
+      fake.handler = undefined;
+    }
+  });
+
+  it('embeddings: an upstream 500', async () => {
+    const span = await spanFor(await post('/embeddings', { model: 'text-embedding-3-small', input: 'hello' }, 'error-500'));
+    expect(span.kind).toBe('EMBEDDING');
+    expect(span.statusMessage).toBe('InternalServerError: The server had an error while processing your request.');
+    expect(span.attributes['embedding.embeddings.0.embedding.text']).toBe('hello');
+  });
+
+  it('legacy completions: an error event mid-stream keeps the text so far', async () => {
+    const span = await spanFor(await post('/completions', { model: 'gpt-3.5-turbo-instruct', prompt: 'Say hello', stream: true }, 'error-event'));
+    expect(span.statusMessage).toBe('APIError: The model overloaded mid-stream.');
+    expect(span.attributes['output.value']).toBe('Héllo wörld ');
+    expect(span.attributes['llm.choices.0.completion.text']).toBe('Héllo wörld ');
+  });
+});

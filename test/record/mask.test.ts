@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { chatCompletions } from '../../src/record/chat.js';
+import { embeddings } from '../../src/record/embeddings.js';
 import { maskAttributes, REDACTED } from '../../src/record/mask.js';
 import type { Attributes } from '../../src/record/span.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
@@ -129,6 +130,22 @@ describe('masking variables', () => {
     expect(masked({ OPENINFERENCE_HIDE_EMBEDDING_VECTORS: 'true' })['embedding.embeddings.0.embedding.vector']).toBeUndefined();
     expect(masked({ OPENINFERENCE_HIDE_EMBEDDINGS_VECTORS: 'true' })['embedding.embeddings.0.embedding.vector']).toBeUndefined();
     expect(masked({ OPENINFERENCE_HIDE_EMBEDDINGS_TEXT: 'true' })['embedding.embeddings.0.embedding.text']).toBe(REDACTED);
+  });
+
+  it('on an embeddings span, _EMBEDDINGS_TEXT also redacts input.value (the texts themselves) and _VECTORS drops every vector', () => {
+    const embeddingSpan = (): Attributes => {
+      const attrs: Attributes = { 'openinference.span.kind': 'EMBEDDING' };
+      embeddings.request({ model: 'text-embedding-3-small', input: ['secret one', 'secret two'] }, attrs);
+      embeddings.response({ model: 'text-embedding-3-small', data: [{ index: 0, embedding: [0.5] }, { index: 1, embedding: 'AAAAPw==' }] }, attrs);
+      return attrs;
+    };
+    expect(embeddingSpan()['embedding.embeddings.1.embedding.vector']).toEqual([0.5]);
+    const hidden = maskAttributes(loadConfig({ OPENINFERENCE_HIDE_EMBEDDINGS_TEXT: 'true' }), embeddingSpan());
+    expect(JSON.stringify(hidden)).not.toContain('secret');
+    expect(hidden['input.value']).toBe(REDACTED);
+    expect(keysLike(maskAttributes(loadConfig({ OPENINFERENCE_HIDE_EMBEDDING_VECTORS: '1' }), embeddingSpan()), 'embedding.vector')).toEqual([]);
+    // A chat span's input.value is not an embedding text.
+    expect(masked({ OPENINFERENCE_HIDE_EMBEDDINGS_TEXT: 'true' })['input.value']).toContain('secret user text');
   });
 
   it('a value other than true/false is a start-up error naming the variable', () => {

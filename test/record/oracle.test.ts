@@ -7,9 +7,10 @@ import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type Re
 import * as openaiModule from 'openai';
 import OpenAI from 'openai';
 import type { ChatCompletionCreateParams } from 'openai/resources/chat/completions';
+import type { ResponseCreateParams } from 'openai/resources/responses/responses';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Span } from '../../src/record/span.js';
-import { servedModel, startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
+import { REASONING, REPLY, servedModel, startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
 import { startLlmtap, type InProcess } from '../support/llmtap.js';
 import { waitForSpan } from '../support/spans.js';
 
@@ -41,35 +42,49 @@ const weather = {
 };
 const clock = { type: 'function' as const, function: { name: 'get_time', parameters: { type: 'object', properties: {} } } };
 
-/** The official instrumentation's span for a direct call. */
-async function official(params: ChatCompletionCreateParams): Promise<ReadableSpan> {
+/** One call of the openai client (any endpoint), made once directly and once through llmtap. */
+type Call = (client: OpenAI) => PromiseLike<unknown> & { withResponse(): Promise<{ data: unknown; response: Response }> };
+
+async function drain(result: unknown): Promise<void> {
+  if (typeof result === 'object' && result !== null && Symbol.asyncIterator in result) for await (const _ of result as AsyncIterable<unknown>);
+}
+
+/** The official instrumentation's spans for a direct call, once it has had time to end them. */
+async function officialSpans(call: Call): Promise<ReadableSpan[]> {
   exporter.reset();
-  const client = new OpenAI({ apiKey: 'sk-oracle', baseURL: `${fake.url}/v1`, maxRetries: 0 });
-  const result = await client.chat.completions.create(params);
-  if (params.stream) for await (const _ of result as AsyncIterable<unknown>);
-  for (let i = 0; i < 100 && exporter.getFinishedSpans().length === 0; i++) await new Promise((r) => setTimeout(r, 10));
-  const [span] = exporter.getFinishedSpans();
+  await drain(await call(new OpenAI({ apiKey: 'sk-oracle', baseURL: `${fake.url}/v1`, maxRetries: 0 })));
+  for (let i = 0; i < 50 && exporter.getFinishedSpans().length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+  return exporter.getFinishedSpans();
+}
+
+async function official(call: Call): Promise<ReadableSpan> {
+  const [span] = await officialSpans(call);
   expect(span, 'the official instrumentation exported a span').toBeDefined();
   return span!;
 }
 
 /** llmtap's span for the same call through the proxy. */
-async function recorded(params: ChatCompletionCreateParams): Promise<Span> {
-  const client = new OpenAI({ apiKey: 'sk-oracle', baseURL: proxy.baseURL, maxRetries: 0 });
-  const { data, response } = await client.chat.completions.create(params).withResponse();
-  if (params.stream) for await (const _ of data as AsyncIterable<unknown>);
+async function recorded(call: Call): Promise<Span> {
+  const { data, response } = await call(new OpenAI({ apiKey: 'sk-oracle', baseURL: proxy.baseURL, maxRetries: 0 })).withResponse();
+  await drain(data);
   return waitForSpan(proxy.dbPath, response.headers.get('x-llmtap-span-id')!);
 }
 
 /** Allowed differences: key → why llmtap's value differs. Anything else must be equal. */
 type Differences = Record<string, string>;
 
-async function compare(params: ChatCompletionCreateParams, differences: Differences = {}): Promise<{ theirs: ReadableSpan; ours: Span }> {
-  const theirs = await official(params);
-  const ours = await recorded(params);
+const compare = (params: ChatCompletionCreateParams, differences: Differences = {}): Promise<{ theirs: ReadableSpan; ours: Span }> =>
+  compareCall((c) => c.chat.completions.create(params), differences);
+
+async function compareCall(call: Call, differences: Differences = {}): Promise<{ theirs: ReadableSpan; ours: Span }> {
+  const theirs = await official(call);
+  const ours = await recorded(call);
   expect(ours.name).toBe(theirs.name);
   for (const [key, value] of Object.entries(theirs.attributes)) {
-    if (key in differences) continue;
+    if (key in differences) {
+      expect(ours.attributes[key], `${key} is listed as a difference but is equal`).not.toEqual(value);
+      continue;
+    }
     expect(ours.attributes, `llmtap lacks ${key}`).toHaveProperty([key]);
     if (key === 'output.value' && theirs.attributes['output.mime_type'] === 'application/json') {
       expect(JSON.parse(ours.attributes[key] as string), key).toEqual(JSON.parse(value as string));
@@ -208,5 +223,125 @@ describe('llmtap records what the official OpenInference instrumentation records
     expect(ours.attributes['llm.output_messages.0.message.tool_calls.0.tool_call.function.name']).toBe('get_weather');
     expect(ours.attributes['llm.output_messages.0.message.tool_calls.1.tool_call.id']).toBe('call_fake_1');
     expect(ours.attributes['llm.output_messages.0.message.tool_calls.1.tool_call.function.name']).toBe('get_time');
+  });
+});
+
+const weatherFn = {
+  type: 'function' as const,
+  name: 'get_weather',
+  description: 'Current weather',
+  parameters: { type: 'object', properties: { location: { type: 'string' } }, required: ['location'], additionalProperties: false },
+  strict: true,
+};
+
+describe('the rest of the OpenAI API: Responses, embeddings, legacy completions', () => {
+  const respond = (params: ResponseCreateParams): Call => (c) => c.responses.create(params);
+
+  it('Responses, streaming with a function call: the same span, from response.completed and the deltas', async () => {
+    const { theirs, ours } = await compareCall(respond({ model: 'gpt-4o-mini', input: 'Weather in Paris?', tools: [weatherFn], stream: true }));
+    expect(theirs.status.code).toBe(1);
+    expect(ours.statusCode).toBe('OK');
+    const call = 'llm.output_messages.0.message.tool_calls.0.tool_call.';
+    expect(ours.attributes[`${call}id`]).toBe('call_fake_0');
+    expect(ours.attributes[`${call}function.name`]).toBe('get_weather');
+    expect(JSON.parse(ours.attributes[`${call}function.arguments`] as string)).toMatchObject({ location: 'Paris, France' });
+    expect(ours.attributes['llm.input_messages.0.message.content']).toBe('Weather in Paris?');
+    expect(ours.attributes['llm.tools.0.tool.json_schema']).toBe(JSON.stringify(weatherFn));
+    expect(ours.attributes['llm.token_count.prompt_details.cache_read']).toBe(3);
+    expect(ours.attributes['llm.token_count.completion_details.reasoning']).toBe(2);
+    // Beyond the official span: when the first argument delta reached the client.
+    expect(ours.events.map((e) => e.name)).toEqual(['First Token Stream Event']);
+    expect(ours.attributes['llmtap.time_to_first_token_ms']).toBeGreaterThan(0);
+  });
+
+  it('Responses, non-streaming: instructions, multi-part input, a function call and its output, a reasoning summary', async () => {
+    const { theirs, ours } = await compareCall(
+      respond({
+        model: 'o4-mini',
+        instructions: 'Be brief.',
+        reasoning: { effort: 'low', summary: 'auto' },
+        input: [
+          {
+            role: 'user',
+            content: [
+              { type: 'input_text', text: 'What is in this image, and the weather?' },
+              { type: 'input_image', image_url: 'https://example.com/cat.png', detail: 'auto' },
+            ],
+          },
+          { type: 'function_call', call_id: 'call_1', name: 'get_weather', arguments: '{"location":"Paris"}' },
+          { type: 'function_call_output', call_id: 'call_1', output: '{"temp":21}' },
+        ],
+      }),
+      { 'output.value': 'the official span has the JSON the openai client hands back, with its convenience field `output_text`; llmtap has the JSON the API sent' },
+    );
+    const { output_text, ...wire } = JSON.parse(theirs.attributes['output.value'] as string) as Record<string, unknown>;
+    expect(output_text).toBe(REPLY);
+    expect(JSON.parse(ours.attributes['output.value'] as string)).toEqual(wire);
+    const a = ours.attributes;
+    expect(a['llm.input_messages.0.message.role']).toBe('system');
+    expect(a['llm.input_messages.0.message.content']).toBe('Be brief.');
+    expect(a['llm.input_messages.1.message.contents.1.message_content.image.image.url']).toBe('https://example.com/cat.png');
+    expect(a['llm.input_messages.2.message.tool_calls.0.tool_call.function.name']).toBe('get_weather');
+    expect(a['llm.input_messages.3.message.role']).toBe('tool');
+    expect(a['llm.input_messages.3.message.tool_call_id']).toBe('call_1');
+    expect(a['llm.output_messages.0.message.contents.0.message_content.type']).toBe('reasoning');
+    expect(a['llm.output_messages.0.message.contents.0.message_content.text']).toBe(REASONING);
+    expect(a['llm.output_messages.1.message.contents.0.message_content.text']).toBe(REPLY);
+    expect(a['llm.model_name']).toBe(servedModel('o4-mini'));
+    expect(a['llm.token_count.total']).toBeGreaterThan(0);
+  });
+
+  it('embeddings, float vectors: the same span, plus token counts and invocation parameters', async () => {
+    const { ours } = await compareCall((c) => c.embeddings.create({ model: 'text-embedding-3-small', input: ['first text', 'second text'], encoding_format: 'float' }));
+    expect(ours.kind).toBe('EMBEDDING');
+    expect(ours.attributes['embedding.embeddings.1.embedding.text']).toBe('second text');
+    expect((ours.attributes['embedding.embeddings.1.embedding.vector'] as number[]).length).toBe(8);
+    expect(ours.attributes['llm.token_count.total']).toBe(4);
+    expect(JSON.parse(ours.attributes['embedding.invocation_parameters'] as string)).toEqual({ model: 'text-embedding-3-small', encoding_format: 'float' });
+  });
+
+  it('embeddings, base64 (the openai client asks for it by default): llmtap decodes the vectors as the client does', async () => {
+    const { ours } = await compareCall((c) => c.embeddings.create({ model: 'text-embedding-3-small', input: 'one text' }));
+    const sent = fake.requests.at(-1)!;
+    expect(JSON.parse(sent.body.toString()).encoding_format).toBe('base64');
+    expect(ours.attributes['embedding.embeddings.0.embedding.text']).toBe('one text');
+    expect(ours.attributes['input.mime_type']).toBe('text/plain');
+    expect(ours.attributes['embedding.embeddings.0.embedding.vector']).toEqual(
+      Array.from({ length: 8 }, (_, i) => Math.fround(('one text'.charCodeAt(i) * (i + 1)) / 1000)),
+    );
+  });
+
+  it('embeddings, base64 asked for explicitly: llmtap records floats where the official span keeps the base64 string', async () => {
+    const { theirs, ours } = await compareCall((c) => c.embeddings.create({ model: 'text-embedding-3-small', input: 'one text', encoding_format: 'base64' }), {
+      'embedding.embeddings.0.embedding.vector': 'the official span stores the base64 text the client returned; llmtap decodes it to the float vector the key is for',
+    });
+    expect(typeof theirs.attributes['embedding.embeddings.0.embedding.vector']).toBe('string');
+    expect(ours.attributes['embedding.embeddings.0.embedding.vector']).toEqual(
+      Array.from({ length: 8 }, (_, i) => Math.fround(('one text'.charCodeAt(i) * (i + 1)) / 1000)),
+    );
+  });
+
+  it('legacy completions: the same span, plus the prompts, choices and finish reason', async () => {
+    const { ours } = await compareCall((c) => c.completions.create({ model: 'gpt-3.5-turbo-instruct', prompt: 'Say hello', max_tokens: 20, temperature: 0 }));
+    expect(ours.attributes['output.value']).toBe(REPLY);
+    expect(ours.attributes['llm.prompts.0.prompt.text']).toBe('Say hello');
+    expect(ours.attributes['llm.choices.0.completion.text']).toBe(REPLY);
+    expect(ours.attributes['llm.finish_reason']).toBe('stop');
+    expect(ours.attributes['llm.model_name']).toBe(servedModel('gpt-3.5-turbo-instruct'));
+  });
+
+  it('legacy completions, streaming: the official instrumentation ends no span; llmtap records the whole call', async () => {
+    const call: Call = (c) => c.completions.create({ model: 'gpt-3.5-turbo-instruct', prompt: ['One', 'Two'], stream: true, stream_options: { include_usage: true } });
+    expect(await officialSpans(call)).toEqual([]);
+    const ours = await recorded(call);
+    expect(ours.name).toBe('OpenAI Completions');
+    expect(ours.statusCode).toBe('OK');
+    expect(ours.attributes['input.value']).toBe('One');
+    expect(ours.attributes['llm.prompts.1.prompt.text']).toBe('Two');
+    expect(ours.attributes['output.value']).toBe(`${REPLY} (choice 0)`);
+    expect(ours.attributes['llm.choices.1.completion.text']).toBe(`${REPLY} (choice 1)`);
+    expect(ours.attributes['llm.model_name']).toBe(servedModel('gpt-3.5-turbo-instruct'));
+    expect(ours.attributes['llm.token_count.completion']).toBeGreaterThan(0);
+    expect(ours.events.map((e) => e.name)).toEqual(['First Token Stream Event']);
   });
 });

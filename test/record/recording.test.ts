@@ -110,6 +110,26 @@ describe('LLMTAP_STREAM_USAGE=inject', () => {
     expect(span.attributes['output.value']).toBe(REPLY);
   });
 
+  it('legacy completions streams get their counts the same way', async () => {
+    const before = fake.requests.length;
+    const body = JSON.stringify({ model: 'gpt-3.5-turbo-instruct', prompt: 'Say hello', stream: true });
+    const r = await rawRequest(`${inject.baseURL}/completions`, post(body));
+    expect(JSON.parse(fake.requests[before]!.body.toString()).stream_options).toEqual({ include_usage: true });
+    expect(r.body.toString()).not.toContain('"choices":[]');
+    const span = await waitForSpan(inject.dbPath, r.headers['x-llmtap-span-id'] as string);
+    expect(span.attributes['llm.token_count.total']).toBeGreaterThan(0);
+    expect(span.attributes['output.value']).toBe(REPLY);
+  });
+
+  it('leaves the Responses API, whose streams always end with their usage, untouched', async () => {
+    const before = fake.requests.length;
+    const body = JSON.stringify({ model: 'gpt-4o-mini', input: 'Say hello', stream: true });
+    const r = await rawRequest(`${inject.baseURL}/responses`, post(body));
+    expect(fake.requests[before]!.body.toString()).toBe(body);
+    const span = await waitForSpan(inject.dbPath, r.headers['x-llmtap-span-id'] as string);
+    expect(span.attributes['llm.token_count.total']).toBeGreaterThan(0);
+  });
+
   it('leaves a stream that asked for usage itself, and non-streaming calls, untouched', async () => {
     const before = fake.requests.length;
     const body = chatBody({ stream: true, stream_options: { include_usage: true } });

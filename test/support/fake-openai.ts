@@ -1,6 +1,9 @@
 // A small fake OpenAI API on a real socket. Deterministic answers (same request → same bytes), so a
-// call made directly and through llmtap can be compared byte for byte. Behaviour switches come in
-// request headers, which llmtap forwards unchanged:
+// call made directly and through llmtap can be compared byte for byte. It answers chat completions, the
+// Responses API, embeddings and legacy completions, streaming as the real API does, and the same under
+// Azure OpenAI's paths (`/openai/deployments/{deployment}/…`, `/openai/responses`), which need an
+// `api-key` header and answer with the deployment's model. Behaviour switches come in request headers,
+// which llmtap forwards unchanged:
 //   x-fake-behavior: error-500 | error-429 | stall | stall-body | reset-mid-stream | split-event |
 //                    split-utf8 | ping | error-event | gzip
 //   x-fake-delay-ms: pause between SSE events
@@ -33,6 +36,10 @@ export interface FakeOpenAI {
 
 const CREATED = 1_700_000_000;
 export const REPLY = 'Héllo wörld — 你好 👋, this is the fake model.';
+/** The reasoning summary of a Responses call that asks for one (`reasoning.summary`). */
+export const REASONING = 'The user greets me; I greet back.';
+/** Azure OpenAI deployments of the fake and the model each runs. */
+export const DEPLOYMENTS: Record<string, string> = { 'prod-chat': 'gpt-4o', 'prod-embed': 'text-embedding-3-small' };
 
 /** The dated model name the fake answers with, as OpenAI does for an alias. */
 export const servedModel = (requested: string): string => `${requested}-2024-07-18`;
@@ -97,9 +104,21 @@ function json(res: ServerResponse, status: number, value: unknown, extra: Record
   res.end(body);
 }
 
+const JSON_ENDPOINTS = new Set(['/v1/chat/completions', '/v1/responses', '/v1/completions', '/v1/embeddings']);
+
 async function route(req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<void> {
   const behavior = String(req.headers['x-fake-behavior'] ?? '');
-  const path = (req.url ?? '').split('?', 1)[0];
+  let path = (req.url ?? '').split('?', 1)[0]!;
+  let deployment: string | undefined;
+  if (path.startsWith('/openai/')) {
+    if (!req.headers['api-key']) return json(res, 401, { error: { code: '401', message: 'Access denied due to invalid subscription key or wrong API endpoint.' } });
+    const m = /^\/openai\/(?:deployments\/([^/]+)\/|v1\/)?(.*)$/.exec(path)!;
+    deployment = m[1];
+    if (deployment !== undefined && !DEPLOYMENTS[deployment]) {
+      return json(res, 404, { error: { code: 'DeploymentNotFound', message: 'The API deployment for this resource does not exist.' } });
+    }
+    path = `/v1/${m[2]}`;
+  }
   if (behavior === 'stall') return; // never answers: llmtap's headers timeout must fire
   if (behavior === 'error-500') {
     return json(res, 500, { error: { message: 'The server had an error while processing your request.', type: 'server_error', param: null, code: null } });
@@ -107,11 +126,21 @@ async function route(req: IncomingMessage, res: ServerResponse, body: Buffer): P
   if (behavior === 'error-429') {
     return json(res, 429, { error: { message: 'Rate limit reached for gpt-4o-mini.', type: 'requests', param: null, code: 'rate_limit_exceeded' } }, { 'retry-after': '1' });
   }
-  const request = body.length > 0 ? (JSON.parse(body.toString('utf8')) as Json) : {};
+  let request: Json = {};
+  try {
+    if (body.length > 0) request = JSON.parse(body.toString('utf8')) as Json;
+  } catch {
+    // The JSON endpoints refuse a body that is not JSON; other paths (uploads) answer below.
+    if (JSON_ENDPOINTS.has(path)) return json(res, 400, { error: { message: 'We could not parse the JSON body of your request.', type: 'invalid_request_error', param: null, code: null } });
+  }
+  // Azure OpenAI ignores the body's model: the deployment decides.
+  if (deployment) request.model = DEPLOYMENTS[deployment];
   if (req.method === 'GET' && path === '/v1/models') {
     return json(res, 200, { object: 'list', data: ['gpt-4o-mini', 'gpt-4o'].map((id) => ({ id, object: 'model', created: CREATED, owned_by: 'openai' })) });
   }
-  if (req.method === 'POST' && path === '/v1/chat/completions') return chat(req, res, request, behavior);
+  if (req.method === 'POST' && path === '/v1/chat/completions') return chat(req, res, request, behavior, deployment !== undefined);
+  if (req.method === 'POST' && path === '/v1/responses') return responses(req, res, request, behavior);
+  if (req.method === 'POST' && path === '/v1/completions') return legacyCompletions(req, res, request, behavior);
   if (req.method === 'POST' && path === '/v1/embeddings') return json(res, 200, embeddings(request));
   if (behavior === 'gzip') return json(res, 200, { ok: true, path }, {}, true);
   json(res, 404, { error: { message: `Unknown request URL: ${req.method} ${path}`, type: 'invalid_request_error', param: null, code: 'unknown_url' } });
@@ -119,14 +148,17 @@ async function route(req: IncomingMessage, res: ServerResponse, body: Buffer): P
 
 // ---- chat completions -------------------------------------------------------------------------
 
+/** A chat tool (`{type, function: {name}}`) or a Responses one (`{type, name}`). */
 interface Tool {
-  function: { name: string };
+  type: string;
+  name?: string;
+  function?: { name: string };
 }
 
 const words = (s: string): number => s.split(/\s+/).filter(Boolean).length;
 
 function promptTokens(request: Json): number {
-  return JSON.stringify(request.messages ?? request.input ?? '').length >> 2;
+  return JSON.stringify(request.messages ?? request.input ?? request.prompt ?? '').length >> 2;
 }
 
 function usage(request: Json, completion: number): Json {
@@ -142,13 +174,13 @@ function usage(request: Json, completion: number): Json {
 
 /** The tool calls the fake makes: one per tool offered (parallel), unless tool_choice is "none". */
 function toolCalls(request: Json): { id: string; name: string; arguments: string }[] {
-  const tools = (request.tools as Tool[] | undefined) ?? [];
+  const tools = ((request.tools as Tool[] | undefined) ?? []).filter((t) => t.type === 'function');
   if (tools.length === 0 || request.tool_choice === 'none') return [];
   const chosen = request.parallel_tool_calls === false ? tools.slice(0, 1) : tools;
-  return chosen.map((t, i) => ({ id: `call_fake_${i}`, name: t.function.name, arguments: JSON.stringify({ location: 'Paris, France', unit: 'celsius', n: i }) }));
+  return chosen.map((t, i) => ({ id: `call_fake_${i}`, name: t.function?.name ?? t.name ?? '', arguments: JSON.stringify({ location: 'Paris, France', unit: 'celsius', n: i }) }));
 }
 
-function chat(req: IncomingMessage, res: ServerResponse, request: Json, behavior: string): Promise<void> | void {
+function chat(req: IncomingMessage, res: ServerResponse, request: Json, behavior: string, azure: boolean): Promise<void> | void {
   const model = servedModel(String(request.model ?? 'gpt-4o-mini'));
   const n = Number(request.n ?? 1);
   const calls = toolCalls(request);
@@ -177,7 +209,8 @@ function chat(req: IncomingMessage, res: ServerResponse, request: Json, behavior
     ...(includeUsage ? { usage: null } : {}),
     ...extra,
   });
-  const events: Json[] = [];
+  // Azure OpenAI opens a stream with its prompt filter results: no choices, an empty model.
+  const events: Json[] = azure ? [{ id: '', object: '', created: 0, model: '', choices: [], prompt_filter_results: [{ prompt_index: 0, content_filter_results: {} }] }] : [];
   for (let i = 0; i < n; i++) {
     events.push(chunk([{ index: i, delta: { role: 'assistant', content: calls.length > 0 ? null : '', refusal: null }, logprobs: null, finish_reason: null }]));
     if (calls.length > 0) {
@@ -201,15 +234,24 @@ function splitInto(s: string, parts: number): string[] {
   return Array.from({ length: parts }, (_, i) => s.slice(i * size, (i + 1) * size)).filter(Boolean);
 }
 
-/** Writes each event as its own TCP write, with optional pauses and the faults the tests need. */
-async function streamSSE(req: IncomingMessage, res: ServerResponse, events: Json[], behavior: string): Promise<void> {
+/**
+ * Writes each event as its own TCP write, with optional pauses and the faults the tests need. `named`
+ * streams (the Responses API) give each event an `event:` line and end without `[DONE]`.
+ */
+async function streamSSE(req: IncomingMessage, res: ServerResponse, events: Json[], behavior: string, named = false): Promise<void> {
   const delay = Number(req.headers['x-fake-delay-ms'] ?? 0);
   res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-request-id': 'req_fake' });
   res.flushHeaders();
   if (behavior === 'stall-body') return; // headers, then silence: llmtap's body timeout must fire
-  const frames = events.map((e) => Buffer.from(`data: ${JSON.stringify(e)}\n\n`));
-  if (behavior === 'error-event') frames.splice(2, frames.length, Buffer.from(`data: ${JSON.stringify({ error: { message: 'The model overloaded mid-stream.', type: 'server_error', param: null, code: null } })}\n\n`));
-  frames.push(Buffer.from('data: [DONE]\n\n'));
+  const frame = (e: Json): Buffer => Buffer.from(`${named ? `event: ${String(e.type)}\n` : ''}data: ${JSON.stringify(e)}\n\n`);
+  const frames = events.map(frame);
+  const overloaded = 'The model overloaded mid-stream.';
+  if (behavior === 'error-event') {
+    // Chat: after the first two chunks; Responses: halfway, once some text has streamed.
+    const at = named ? frames.length >> 1 : 2;
+    frames.splice(at, frames.length, named ? frame({ type: 'error', code: 'server_error', message: overloaded, param: null, sequence_number: at }) : frame({ error: { message: overloaded, type: 'server_error', param: null, code: null } }));
+  }
+  if (!named) frames.push(Buffer.from('data: [DONE]\n\n'));
   for (let i = 0; i < frames.length; i++) {
     if (res.destroyed) return;
     if (behavior === 'reset-mid-stream' && i === 3) {
@@ -218,21 +260,21 @@ async function streamSSE(req: IncomingMessage, res: ServerResponse, events: Json
       return;
     }
     if (behavior === 'ping' && i > 0) await write(res, Buffer.from(': ping\n\n'));
-    const frame = frames[i]!;
+    const bytes = frames[i]!;
     if (behavior === 'split-event') {
       // One event across two TCP writes, cut mid-JSON.
-      await write(res, frame.subarray(0, frame.length >> 1));
+      await write(res, bytes.subarray(0, bytes.length >> 1));
       await pause(5);
-      await write(res, frame.subarray(frame.length >> 1));
+      await write(res, bytes.subarray(bytes.length >> 1));
     } else if (behavior === 'split-utf8') {
       // Cut inside a multi-byte UTF-8 character when the frame has one.
-      const at = firstMultibyte(frame);
+      const at = firstMultibyte(bytes);
       if (at > 0) {
-        await write(res, frame.subarray(0, at + 1));
+        await write(res, bytes.subarray(0, at + 1));
         await pause(5);
-        await write(res, frame.subarray(at + 1));
-      } else await write(res, frame);
-    } else await write(res, frame);
+        await write(res, bytes.subarray(at + 1));
+      } else await write(res, bytes);
+    } else await write(res, bytes);
     if (delay > 0) await pause(delay);
   }
   res.end();
@@ -267,4 +309,109 @@ function embeddings(request: Json): Json {
   });
   const tokens = inputs.reduce((sum, t) => sum + words(String(t)), 0);
   return { object: 'list', data, model: String(request.model ?? 'text-embedding-3-small'), usage: { prompt_tokens: tokens, total_tokens: tokens } };
+}
+
+// ---- Responses API ----------------------------------------------------------------------------
+
+/** The output items: a reasoning summary when asked for, then a function call per tool offered, or a message. */
+function responseItems(request: Json): Json[] {
+  const items: Json[] = [];
+  const reasoning = request.reasoning as Json | undefined;
+  if (reasoning?.summary) items.push({ id: 'rs_fake', type: 'reasoning', summary: [{ type: 'summary_text', text: REASONING }] });
+  const calls = toolCalls(request);
+  calls.forEach((c, i) => items.push({ id: `fc_fake_${i}`, type: 'function_call', status: 'completed', arguments: c.arguments, call_id: c.id, name: c.name }));
+  if (calls.length === 0) {
+    items.push({ id: 'msg_fake', type: 'message', status: 'completed', role: 'assistant', content: [{ type: 'output_text', annotations: [], logprobs: [], text: REPLY }] });
+  }
+  return items;
+}
+
+function responses(req: IncomingMessage, res: ServerResponse, request: Json, behavior: string): Promise<void> | void {
+  const items = responseItems(request);
+  const input = promptTokens(request);
+  const output = words(REPLY) * items.length;
+  const usage = { input_tokens: input, input_tokens_details: { cached_tokens: 3 }, output_tokens: output, output_tokens_details: { reasoning_tokens: 2 }, total_tokens: input + output };
+  const reasoning = (request.reasoning as Json | undefined) ?? {};
+  const response = (status: string, output: Json[], usage: Json | null): Json => ({
+    id: 'resp_fake',
+    object: 'response',
+    created_at: CREATED,
+    status,
+    background: false,
+    error: null,
+    incomplete_details: null,
+    instructions: request.instructions ?? null,
+    max_output_tokens: request.max_output_tokens ?? null,
+    model: servedModel(String(request.model ?? 'gpt-4o-mini')),
+    output,
+    parallel_tool_calls: request.parallel_tool_calls ?? true,
+    previous_response_id: null,
+    reasoning: { effort: reasoning.effort ?? null, summary: reasoning.summary ?? null },
+    store: true,
+    temperature: request.temperature ?? 1,
+    text: { format: { type: 'text' }, verbosity: 'medium' },
+    tool_choice: request.tool_choice ?? 'auto',
+    tools: request.tools ?? [],
+    top_p: 1,
+    truncation: 'disabled',
+    usage,
+    user: null,
+    metadata: {},
+  });
+  if (!request.stream) return json(res, 200, response('completed', items, usage), {}, behavior === 'gzip');
+
+  // The event sequence of the real API, each event numbered.
+  const events: Json[] = [];
+  const ev = (type: string, fields: Json): number => events.push({ type, sequence_number: events.length, ...fields });
+  ev('response.created', { response: response('in_progress', [], null) });
+  ev('response.in_progress', { response: response('in_progress', [], null) });
+  items.forEach((item, output_index) => {
+    const item_id = item.id;
+    if (item.type === 'message') {
+      ev('response.output_item.added', { output_index, item: { ...item, status: 'in_progress', content: [] } });
+      const part = { type: 'output_text', annotations: [], logprobs: [], text: '' };
+      ev('response.content_part.added', { item_id, output_index, content_index: 0, part });
+      for (const delta of REPLY.split(/(?<= )/)) ev('response.output_text.delta', { item_id, output_index, content_index: 0, delta, logprobs: [] });
+      ev('response.output_text.done', { item_id, output_index, content_index: 0, text: REPLY, logprobs: [] });
+      ev('response.content_part.done', { item_id, output_index, content_index: 0, part: { ...part, text: REPLY } });
+    } else if (item.type === 'function_call') {
+      ev('response.output_item.added', { output_index, item: { ...item, status: 'in_progress', arguments: '' } });
+      for (const delta of splitInto(String(item.arguments), 3)) ev('response.function_call_arguments.delta', { item_id, output_index, delta });
+      ev('response.function_call_arguments.done', { item_id, output_index, arguments: item.arguments });
+    } else {
+      ev('response.output_item.added', { output_index, item: { ...item, summary: [] } });
+      const part = { type: 'summary_text', text: '' };
+      ev('response.reasoning_summary_part.added', { item_id, output_index, summary_index: 0, part });
+      for (const delta of REASONING.split(/(?<= )/)) ev('response.reasoning_summary_text.delta', { item_id, output_index, summary_index: 0, delta });
+      ev('response.reasoning_summary_text.done', { item_id, output_index, summary_index: 0, text: REASONING });
+      ev('response.reasoning_summary_part.done', { item_id, output_index, summary_index: 0, part: { ...part, text: REASONING } });
+    }
+    ev('response.output_item.done', { output_index, item });
+  });
+  ev('response.completed', { response: response('completed', items, usage) });
+  return streamSSE(req, res, events, behavior, true);
+}
+
+// ---- legacy completions -----------------------------------------------------------------------
+
+function legacyCompletions(req: IncomingMessage, res: ServerResponse, request: Json, behavior: string): Promise<void> | void {
+  const prompts = Array.isArray(request.prompt) ? request.prompt.length : 1;
+  const count = prompts * Number(request.n ?? 1);
+  const text = (i: number): string => (count > 1 ? `${REPLY} (choice ${i})` : REPLY);
+  const base = { id: 'cmpl-fake', object: 'text_completion', created: CREATED, model: servedModel(String(request.model ?? 'gpt-3.5-turbo-instruct')), system_fingerprint: 'fp_fake' };
+  const prompt = promptTokens(request);
+  const usage = { prompt_tokens: prompt, completion_tokens: words(REPLY) * count, total_tokens: prompt + words(REPLY) * count };
+  if (!request.stream) {
+    const choices = Array.from({ length: count }, (_, index) => ({ text: text(index), index, logprobs: null, finish_reason: 'stop' }));
+    return json(res, 200, { ...base, choices, usage });
+  }
+  const includeUsage = (request.stream_options as Json | undefined)?.include_usage === true;
+  const chunk = (choices: Json[], extra: Json = {}): Json => ({ ...base, choices, ...(includeUsage ? { usage: null } : {}), ...extra });
+  const events: Json[] = [];
+  for (let index = 0; index < count; index++) {
+    for (const part of text(index).split(/(?<= )/)) events.push(chunk([{ text: part, index, logprobs: null, finish_reason: null }]));
+    events.push(chunk([{ text: '', index, logprobs: null, finish_reason: 'stop' }]));
+  }
+  if (includeUsage) events.push(chunk([], { usage }));
+  return streamSSE(req, res, events, behavior);
 }

@@ -1,0 +1,52 @@
+// Which endpoint module records a request, from its method and path: OpenAI's `/v1/…` paths, and Azure
+// OpenAI's `/openai/deployments/{deployment}/…`, `/openai/v1/…` and `/openai/…` (the Responses API).
+import { chatCompletions } from './chat.js';
+import { completions } from './completions.js';
+import { embeddings } from './embeddings.js';
+import type { Endpoint } from './endpoint.js';
+import { responses } from './responses.js';
+
+export interface Route {
+  /** Undefined for a request no module records (a light span, when LLMTAP_RECORD_OTHER is on). */
+  endpoint: Endpoint | undefined;
+  /** The path without its query. */
+  path: string;
+  /** An Azure OpenAI path. */
+  azure: boolean;
+  /** The Azure OpenAI deployment the path names. */
+  deployment?: string;
+}
+
+const ENDPOINTS = new Map<string, Endpoint>([
+  ['chat/completions', chatCompletions],
+  ['responses', responses],
+  ['embeddings', embeddings],
+  ['completions', completions],
+]);
+
+const AZURE = /^\/openai\/(?:deployments\/([^/]+)\/|v1\/)?(.+)$/;
+
+export function routeFor(method: string, url: string): Route {
+  const path = url.split('?', 1)[0]!;
+  let name: string | undefined;
+  const route: Route = { endpoint: undefined, path, azure: false };
+  if (path.startsWith('/v1/')) name = path.slice(4);
+  else {
+    const m = AZURE.exec(path);
+    if (m) {
+      route.azure = true;
+      if (m[1]) route.deployment = decoded(m[1]);
+      name = m[2];
+    }
+  }
+  if (method === 'POST' && name !== undefined) route.endpoint = ENDPOINTS.get(name);
+  return route;
+}
+
+function decoded(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment; // a malformed escape: the upstream will answer for it
+  }
+}
