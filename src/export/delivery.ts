@@ -3,7 +3,7 @@
 // Retry-After, for as long as it takes; answers that will never succeed park their batch (413 first
 // splits it). Everything here is asynchronous I/O off the request path.
 import { promisify } from 'node:util';
-import { gzip as gzipCallback } from 'node:zlib';
+import { constants, gzip as gzipCallback } from 'node:zlib';
 import { request } from 'undici';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
@@ -173,7 +173,8 @@ export class Delivery {
   }
 
   async #post(batch: Batch): Promise<Reply> {
-    const body = await gzip(this.encoder.encode(batch.map((b) => b.span)));
+    // The fastest level: most of gzip's gain on span text, at a fraction of the default level's CPU.
+    const body = await gzip(this.encoder.encode(batch.map((b) => b.span)), { level: constants.Z_BEST_SPEED });
     const res = await request(this.target.url, {
       method: 'POST',
       headers: this.target.headers,

@@ -95,12 +95,14 @@ function maskImagesInInput(c: MaskConfig, value: string): string {
   }
 }
 
+/** Applies the rules in place (each span's attributes are its own) and returns the attributes. */
 export function maskAttributes(c: MaskConfig, attrs: Attributes): Attributes {
-  const out: Attributes = {};
   const embedding = attrs[SC.OPENINFERENCE_SPAN_KIND] === OpenInferenceSpanKind.EMBEDDING;
   for (const key in attrs) {
-    const verdict = rule(c, key, attrs[key]!, embedding);
-    if (verdict !== DROP) out[key] = verdict;
+    const value = attrs[key]!;
+    const verdict = rule(c, key, value, embedding);
+    if (verdict === DROP) delete attrs[key];
+    else if (verdict !== value) attrs[key] = verdict;
   }
-  return out;
+  return attrs;
 }

@@ -30,15 +30,14 @@ export const MIGRATIONS: readonly string[] = [
    CREATE INDEX spans_by_session ON spans(session_id) WHERE session_id IS NOT NULL;`,
 
   // 2: the export outbox. A row per span still to deliver, written in the span's own transaction and
-  // deleted once the export target accepted it; parked rows (parked_reason set) wait for a command.
-  `CREATE TABLE export_outbox (
-     span_seq INTEGER PRIMARY KEY,
-     parked_reason TEXT
-   );
-   CREATE INDEX export_outbox_pending ON export_outbox(span_seq) WHERE parked_reason IS NULL;
-   CREATE TRIGGER spans_leave_outbox AFTER DELETE ON spans
+  // deleted once the export target accepted it. Spans the target refused for good move to
+  // export_parked with the reason, until `llmtap outbox retry` puts them back.
+  `CREATE TABLE export_outbox (span_seq INTEGER PRIMARY KEY);
+   CREATE TABLE export_parked (span_seq INTEGER PRIMARY KEY, reason TEXT NOT NULL);
+   CREATE TRIGGER spans_leave_export AFTER DELETE ON spans
    BEGIN
      DELETE FROM export_outbox WHERE span_seq = OLD.seq;
+     DELETE FROM export_parked WHERE span_seq = OLD.seq;
    END;`,
 ];
 

@@ -1,4 +1,5 @@
-// The export outbox's queries. Rows are deleted once delivered; parked rows wait for `llmtap outbox retry`.
+// The export outbox's queries. Pending rows are deleted once delivered; parked ones wait in
+// export_parked for `llmtap outbox retry`. Batches travel as JSON arrays of row numbers.
 import type { Span } from '../record/span.js';
 import type { DB } from './db.js';
 import { rowToSpan, type SpanRow, type StoredSpan } from './spans.js';
@@ -13,26 +14,27 @@ export class Outbox {
   readonly #spanBySeq;
   readonly #delete;
   readonly #park;
-  readonly #counts;
+  readonly #pending;
+  readonly #parked;
   readonly #oldest;
   readonly #trim;
 
   constructor(readonly db: DB) {
-    this.#pendingSeqs = db.prepare('SELECT span_seq FROM export_outbox WHERE parked_reason IS NULL ORDER BY span_seq LIMIT ?').pluck();
+    this.#pendingSeqs = db.prepare('SELECT span_seq FROM export_outbox ORDER BY span_seq LIMIT ?').pluck();
     this.#spanBySeq = db.prepare('SELECT * FROM spans WHERE seq = ?').safeIntegers(true);
-    // Whole batches in one statement: the seqs travel as a JSON array.
     this.#delete = db.prepare('DELETE FROM export_outbox WHERE span_seq IN (SELECT value FROM json_each(?))');
-    this.#park = db.prepare('UPDATE export_outbox SET parked_reason = ? WHERE span_seq IN (SELECT value FROM json_each(?))');
-    this.#counts = db.prepare(
-      'SELECT count(*) FILTER (WHERE parked_reason IS NULL) AS pending, count(*) FILTER (WHERE parked_reason IS NOT NULL) AS parked FROM export_outbox',
-    );
+    const parkRows = db.prepare('INSERT OR REPLACE INTO export_parked (span_seq, reason) SELECT value, ? FROM json_each(?)');
+    this.#park = db.transaction((seqs: string, reason: string) => {
+      parkRows.run(reason, seqs);
+      this.#delete.run(seqs);
+    });
+    this.#pending = db.prepare('SELECT count(*) FROM export_outbox').pluck();
+    this.#parked = db.prepare('SELECT count(*) FROM export_parked').pluck();
     this.#oldest = db
-      .prepare('SELECT s.start_ns FROM export_outbox o JOIN spans s ON s.seq = o.span_seq WHERE o.parked_reason IS NULL ORDER BY o.span_seq LIMIT 1')
+      .prepare('SELECT s.start_ns FROM export_outbox o JOIN spans s ON s.seq = o.span_seq ORDER BY o.span_seq LIMIT 1')
       .pluck()
       .safeIntegers(true);
-    this.#trim = db.prepare(
-      'DELETE FROM export_outbox WHERE span_seq IN (SELECT span_seq FROM export_outbox WHERE parked_reason IS NULL ORDER BY span_seq LIMIT ?)',
-    );
+    this.#trim = db.prepare('DELETE FROM export_outbox WHERE span_seq IN (SELECT span_seq FROM export_outbox ORDER BY span_seq LIMIT ?)');
   }
 
   /**
@@ -60,11 +62,11 @@ export class Outbox {
   }
 
   park(seqs: readonly number[], reason: string): void {
-    this.#park.run(reason, JSON.stringify(seqs));
+    this.#park(JSON.stringify(seqs), reason);
   }
 
   counts(): OutboxCounts {
-    return this.#counts.get() as OutboxCounts;
+    return { pending: this.#pending.get() as number, parked: this.#parked.get() as number };
   }
 
   /** Start time (ns) of the oldest pending span, if any. */
@@ -74,18 +76,21 @@ export class Outbox {
 
   /** Leaves the oldest pending spans unexported (they stay stored) so at most `max` wait. Returns how many. */
   trimTo(max: number): number {
-    const over = this.counts().pending - max;
+    const over = (this.#pending.get() as number) - max;
     return over > 0 ? this.#trim.run(over).changes : 0;
   }
 }
 
-/** For the `llmtap outbox` command: parked spans by reason, and putting them back in line. */
+/** For the `llmtap outbox` command: parked spans by reason. */
 export function parkedReasons(db: DB): { reason: string; spans: number }[] {
-  return db
-    .prepare('SELECT parked_reason AS reason, count(*) AS spans FROM export_outbox WHERE parked_reason IS NOT NULL GROUP BY parked_reason ORDER BY spans DESC')
-    .all() as { reason: string; spans: number }[];
+  return db.prepare('SELECT reason, count(*) AS spans FROM export_parked GROUP BY reason ORDER BY spans DESC').all() as { reason: string; spans: number }[];
 }
 
+/** Puts every parked span back in line for export; returns how many. */
 export function unpark(db: DB): number {
-  return db.prepare('UPDATE export_outbox SET parked_reason = NULL WHERE parked_reason IS NOT NULL').run().changes;
+  return db.transaction(() => {
+    const n = db.prepare('INSERT OR IGNORE INTO export_outbox (span_seq) SELECT span_seq FROM export_parked').run().changes;
+    db.prepare('DELETE FROM export_parked').run();
+    return n;
+  })();
 }
