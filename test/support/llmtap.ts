@@ -41,12 +41,16 @@ export interface Spawned {
   exited: Promise<number | null>;
 }
 
-/** Runs the built CLI (`npm test` builds first) and waits until it listens. */
-export async function spawnLlmtap(env: Record<string, string>, args: string[] = []): Promise<Spawned> {
+/**
+ * Runs the built CLI (`npm test` builds first) and waits until it listens. `installDir`: run the copy
+ * installed there instead (its dist/cli.js, with that directory as the working directory).
+ */
+export async function spawnLlmtap(env: Record<string, string>, args: string[] = [], installDir?: string): Promise<Spawned> {
   const dbPath = env.LLMTAP_DB_PATH ?? tempDbPath();
-  const proc = spawn(process.execPath, [CLI, ...args], {
+  const proc = spawn(process.execPath, [installDir ? join(installDir, 'dist', 'cli.js') : CLI, ...args], {
     env: { PATH: process.env.PATH, LLMTAP_PORT: '0', LLMTAP_DB_PATH: dbPath, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: installDir,
   });
   let out = '';
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
