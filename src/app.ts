@@ -2,6 +2,9 @@
 import type { HttpBindings } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { Hono } from 'hono';
+import { apiAccess, uiAccess } from './api/access.js';
+import { apiRoutes, type ApiDeps } from './api/routes.js';
+import { uiRoutes } from './api/ui.js';
 import type { Forwarder } from './proxy/forward.js';
 import { openAIError } from './proxy/errors.js';
 
@@ -14,11 +17,14 @@ export interface ReadinessCheck {
 export interface AppDeps {
   forwarder: Forwarder;
   readiness: readonly ReadinessCheck[];
+  api: ApiDeps;
+  /** LLMTAP_ADMIN_TOKEN ('' = loopback clients only). */
+  adminToken: string;
 }
 
 export type App = Hono<{ Bindings: HttpBindings }>;
 
-export function createApp({ forwarder, readiness }: AppDeps): App {
+export function createApp({ forwarder, readiness, api, adminToken }: AppDeps): App {
   const app: App = new Hono();
 
   app.all('/v1/*', (c) => {
@@ -38,6 +44,12 @@ export function createApp({ forwarder, readiness }: AppDeps): App {
     }
     return c.json({ status: ready ? 'ready' : 'not ready', checks }, ready ? 200 : 503);
   });
+
+  app.use('/api/*', apiAccess(adminToken));
+  app.route('/api', apiRoutes(api));
+  app.use('/ui/*', uiAccess(adminToken));
+  app.use('/ui', uiAccess(adminToken));
+  app.route('/', uiRoutes());
 
   app.notFound((c) =>
     c.body(openAIError(`llmtap: no route for ${c.req.method} ${c.req.path}; OpenAI calls go under /v1/`, 'invalid_request_error', 'not_found'), 404, {

@@ -46,6 +46,12 @@ const bool = (raw: string, env: string): boolean => {
   return v === 'true';
 };
 
+/** A token a bearer header can carry (RFC 6750's token68). */
+const bearerToken = (raw: string, env: string): string => {
+  if (raw !== '' && !/^[A-Za-z0-9._~+/-]+=*$/.test(raw)) throw new ConfigError(`${env} may hold only letters, digits and . _ ~ + / - (then = padding)`);
+  return raw;
+};
+
 const hide = (env: string, doc: string) => setting(env, 'false', doc, bool);
 
 const httpUrl = (raw: string, env: string): URL => {
@@ -113,6 +119,12 @@ export const settings = {
   writeQueueMax: setting('LLMTAP_WRITE_QUEUE_MAX', '20000', 'spans waiting for SQLite at most; past it new spans are dropped and counted', integer(1)),
   flushIntervalMs: setting('LLMTAP_FLUSH_INTERVAL_MS', '100', 'how often queued spans are written to SQLite (one transaction per batch)', integer(1, 60_000)),
   retentionDays: setting('LLMTAP_RETENTION_DAYS', '30', 'spans older than this are deleted in the background; `0` keeps them forever', integer(0)),
+  adminToken: setting(
+    'LLMTAP_ADMIN_TOKEN',
+    '',
+    'bearer token required by `/api/*` and the viewer; unset: they answer loopback clients only',
+    bearerToken,
+  ),
   projectName: setting(
     'PHOENIX_PROJECT_NAME',
     'default',

@@ -3,6 +3,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createAdaptorServer } from '@hono/node-server';
+import { accessMode } from './api/access.js';
 import { createApp } from './app.js';
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
@@ -39,7 +40,12 @@ export async function start(config: Config, log: Logger): Promise<Running> {
     log,
   );
   const forwarder = new Forwarder(config, recorder);
-  const app = createApp({ forwarder, readiness: [{ name: 'storage', problem: () => writer.problem() }] });
+  const app = createApp({
+    forwarder,
+    readiness: [{ name: 'storage', problem: () => writer.problem() }],
+    api: { db: () => writer.db, project: config.projectName, maxLineBytes: config.maxBodyBytes, log },
+    adminToken: config.adminToken,
+  });
   const server = createAdaptorServer({ fetch: app.fetch }) as Server;
 
   await new Promise<void>((resolve, reject) => {
@@ -52,6 +58,7 @@ export async function start(config: Config, log: Logger): Promise<Running> {
   const port = (server.address() as AddressInfo).port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   log.info({ url, upstream: config.upstreamUrl.href, db: config.dbPath }, 'llmtap listening');
+  log.info({ viewer: `${url}/ui/` }, accessMode(config.adminToken));
 
   let stopping: Promise<void> | undefined;
   const shutdown = (): Promise<void> =>

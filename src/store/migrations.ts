@@ -28,6 +28,27 @@ export const MIGRATIONS: readonly string[] = [
    CREATE INDEX spans_by_start ON spans(start_ns);
    CREATE INDEX spans_by_trace ON spans(trace_id);
    CREATE INDEX spans_by_session ON spans(session_id) WHERE session_id IS NOT NULL;`,
+
+  // 2: full-text search (`q` on /api/spans) over the message texts, kept in step with `spans` by
+  // triggers so recorded and imported spans alike are searchable. Contentless: only the index is
+  // stored. Capped per span (the last 32 KiB of the input texts, the first 32 KiB of the output) so one
+  // huge conversation cannot stall the writer.
+  `CREATE VIRTUAL TABLE spans_text USING fts5(input, output, content = '', contentless_delete = 1);
+   CREATE TRIGGER spans_text_insert AFTER INSERT ON spans BEGIN
+     INSERT INTO spans_text (rowid, input, output) VALUES (new.seq, ${messageText('new.attributes', 'input', -32768)}, ${messageText('new.attributes', 'output', 1)});
+   END;
+   CREATE TRIGGER spans_text_delete AFTER DELETE ON spans BEGIN
+     DELETE FROM spans_text WHERE rowid = old.seq;
+   END;
+   INSERT INTO spans_text (rowid, input, output)
+     SELECT seq, ${messageText('attributes', 'input', -32768)}, ${messageText('attributes', 'output', 1)} FROM spans;`,
 ];
+
+/** SQL for the searchable text of a span's input or output messages: contents, text parts, tool call arguments. */
+function messageText(attributes: string, side: 'input' | 'output', from: number): string {
+  return `substr((SELECT group_concat(value, ' ') FROM json_each(${attributes})
+     WHERE key GLOB 'llm.${side}_messages.*'
+       AND (key GLOB '*.message.content' OR key GLOB '*.message_content.text' OR key GLOB '*.function.arguments')), ${from}, 32768)`;
+}
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,0 +1,90 @@
+// /api/*: list, read, export and import spans, and per-model stats. JSON in and out; errors are
+// `{"error":{"message"}}` with a 4xx (5xx only for failures of llmtap itself).
+import { pipeline } from 'node:stream/promises';
+import type { HttpBindings } from '@hono/node-server';
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
+import { Hono } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import { nowNs } from '../clock.js';
+import type { Logger } from '../log.js';
+import type { DB } from '../store/db.js';
+import { lastSeq, listSpans, modelStats, spanRow, traceRows } from '../store/queries.js';
+import { rowToSpan, spanInserter } from '../store/spans.js';
+import { exportStream, importLines, readLines } from './jsonl.js';
+import { BadRequest, encodeCursor, parseId, parseListQuery, parseWindow } from './params.js';
+import { toPhoenix } from './phoenix-json.js';
+import { summarize } from './summary.js';
+
+export interface ApiDeps {
+  /** The store's current connection (it changes when the file had to be reopened). */
+  db: () => DB;
+  /** Project given to imported spans (JSONL has none). */
+  project: string;
+  /** Longest JSONL line accepted on import. */
+  maxLineBytes: number;
+  log: Logger;
+}
+
+const error = (message: string) => ({ error: { message } });
+
+export function apiRoutes({ db, project, maxLineBytes, log }: ApiDeps): Hono<{ Bindings: HttpBindings }> {
+  const api = new Hono<{ Bindings: HttpBindings }>();
+
+  api.get('/spans', async (c) => {
+    const query = parseListQuery(new URL(c.req.url).searchParams);
+    if (query.format === 'jsonl') {
+      const res = c.env.outgoing;
+      res.writeHead(200, { 'content-type': 'application/x-ndjson; charset=utf-8', 'content-disposition': 'attachment; filename="llmtap-spans.jsonl"' });
+      pipeline(exportStream(db(), query.filter), res).catch((err: unknown) => {
+        // A client that leaves mid-export is normal; anything else is worth a line.
+        if ((err as { code?: string }).code !== 'ERR_STREAM_PREMATURE_CLOSE') log.warn({ err: (err as Error).message }, 'export failed');
+      });
+      return RESPONSE_ALREADY_SENT;
+    }
+    const page = listSpans(db(), query.filter, query.limit, query.cursor);
+    return c.json({ data: page.rows.map(summarize), next_cursor: page.next ? encodeCursor(page.next) : null, last_seq: Number(lastSeq(db())) });
+  });
+
+  api.get('/spans/:span_id', (c) => {
+    const row = spanRow(db(), parseId('span_id', c.req.param('span_id')));
+    return row ? c.json(toPhoenix(rowToSpan(row))) : c.json(error(`no span with id ${c.req.param('span_id')}`), 404);
+  });
+
+  api.get('/traces/:trace_id', (c) => {
+    const rows = traceRows(db(), parseId('trace_id', c.req.param('trace_id')));
+    return rows.length > 0 ? c.json({ data: rows.map((r) => toPhoenix(rowToSpan(r))) }) : c.json(error(`no spans with trace id ${c.req.param('trace_id')}`), 404);
+  });
+
+  api.post('/spans/import', async (c) => {
+    const insert = spanInserter(db());
+    const result = await importLines(readLines(c.env.incoming, maxLineBytes), insert, project);
+    log.info({ imported: result.imported, duplicates: result.duplicates, rejected: result.rejected }, 'spans imported');
+    return c.json(result);
+  });
+
+  api.get('/stats', (c) => {
+    const { sinceNs, untilNs } = parseWindow(new URL(c.req.url).searchParams, nowNs());
+    const models = modelStats(db(), sinceNs, untilNs).map((m) => ({
+      model: m.model,
+      spans: m.spans,
+      errors: m.errors,
+      error_rate: m.errors / m.spans,
+      tokens: { prompt: m.prompt_tokens, completion: m.completion_tokens, total: m.total_tokens },
+      duration_ms: { p50: m.duration_p50, p90: m.duration_p90, p99: m.duration_p99 },
+      ttft_ms: { p50: m.ttft_p50, p90: m.ttft_p90, p99: m.ttft_p99 },
+    }));
+    return c.json({ since: new Date(Number(sinceNs / 1_000_000n)).toISOString(), until: new Date(Number(untilNs / 1_000_000n)).toISOString(), models });
+  });
+
+  // Last: any other /api path (a sub-app's notFound would not be used once mounted).
+  api.all('*', (c) => c.json(error(`no route for ${c.req.method} ${c.req.path}`), 404));
+
+  api.onError((err, c) => {
+    if (err instanceof HTTPException) return err.getResponse();
+    if (err instanceof BadRequest) return c.json(error(err.message), 400);
+    log.error({ err: err.message, path: c.req.path }, 'api request failed');
+    return c.json(error(`llmtap: ${err.message}`), 500);
+  });
+
+  return api;
+}
