@@ -27,6 +27,9 @@ export interface ApiDeps {
 
 const error = (message: string) => ({ error: { message } });
 
+/** Milliseconds to the microsecond, as the stored times allow. */
+const ms = (v: number | null): number | null => (v === null ? null : Math.round(v * 1000) / 1000);
+
 export function apiRoutes({ db, project, maxLineBytes, log }: ApiDeps): Hono<{ Bindings: HttpBindings }> {
   const api = new Hono<{ Bindings: HttpBindings }>();
 
@@ -70,8 +73,8 @@ export function apiRoutes({ db, project, maxLineBytes, log }: ApiDeps): Hono<{ B
       errors: m.errors,
       error_rate: m.errors / m.spans,
       tokens: { prompt: m.prompt_tokens, completion: m.completion_tokens, total: m.total_tokens },
-      duration_ms: { p50: m.duration_p50, p90: m.duration_p90, p99: m.duration_p99 },
-      ttft_ms: { p50: m.ttft_p50, p90: m.ttft_p90, p99: m.ttft_p99 },
+      duration_ms: { p50: ms(m.duration_p50), p90: ms(m.duration_p90), p99: ms(m.duration_p99) },
+      ttft_ms: { p50: ms(m.ttft_p50), p90: ms(m.ttft_p90), p99: ms(m.ttft_p99) },
     }));
     return c.json({ since: new Date(Number(sinceNs / 1_000_000n)).toISOString(), until: new Date(Number(untilNs / 1_000_000n)).toISOString(), models });
   });

@@ -89,8 +89,14 @@ function messageText(attrs: Attributes, prefix: string): string | undefined {
   return joined === '' ? undefined : joined;
 }
 
-/** The first characters, without cutting a surrogate pair in two. */
+/** The first characters (code points, so an emoji is never cut in half). */
 function clip(s: string): string {
   if (s.length <= PREVIEW) return s;
-  return Array.from(s.slice(0, PREVIEW + 1)).slice(0, PREVIEW).join('');
+  let out = '';
+  let n = 0;
+  for (const ch of s) {
+    if (n++ === PREVIEW) break;
+    out += ch;
+  }
+  return out;
 }
