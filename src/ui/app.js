@@ -275,7 +275,9 @@ async function showDetail(spanId) {
   if (conversation.length > 0) parts.push(section('Conversation', h('div', { class: 'conversation' }, ...conversation)));
   else if (a.output?.value) parts.push(section('Output', h('pre', {}, pretty(a.output.value))));
   if (llm.invocation_parameters) parts.push(section('Invocation parameters', h('pre', {}, pretty(llm.invocation_parameters))));
-  if (llm.tools?.length) parts.push(section(`Tools (${llm.tools.length})`, ...llm.tools.map((t) => h('pre', {}, pretty(t.tool?.json_schema ?? '')))));
+  if (llm.tools?.length) {
+    parts.push(h('details', { class: 'part' }, h('summary', {}, `Tools (${llm.tools.length})`), ...llm.tools.map((t) => h('pre', {}, pretty(t.tool?.json_schema ?? '')))));
+  }
   const trace = h('div', { class: 'trace' }, h('p', { class: 'muted' }, 'Loading the trace…'));
   parts.push(section('Trace', field('Trace id', span.context.trace_id), trace));
   parts.push(h('details', { class: 'part raw' }, h('summary', {}, 'Raw span JSON'), h('pre', {}, JSON.stringify(span, null, 2))));
