@@ -8,6 +8,7 @@ export default tseslint.config(
   ...tseslint.configs.recommended,
   // The viewer's files run in the browser, as they are.
   { files: ['src/ui/**/*.js'], languageOptions: { globals: globals.browser } },
+  { files: ['bench/**/*.mjs'], languageOptions: { globals: globals.node } },
   {
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],

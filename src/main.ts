@@ -43,7 +43,7 @@ export async function start(config: Config, log: Logger): Promise<Running> {
   const app = createApp({
     forwarder,
     readiness: [{ name: 'storage', problem: () => writer.problem() }],
-    api: { db: () => writer.db, project: config.projectName, maxLineBytes: config.maxBodyBytes, log },
+    api: { db: () => writer.db, dbPath: config.dbPath, project: config.projectName, maxLineBytes: config.maxBodyBytes, log },
     adminToken: config.adminToken,
   });
   const server = createAdaptorServer({ fetch: app.fetch }) as Server;

@@ -1,23 +1,38 @@
-// JSONL of Phoenix span JSON, both ways, for the API and the CLI alike. Export reads a page of spans at
-// a time; import reads a line at a time and stores in batches: memory stays flat at any size.
+// JSONL of Phoenix span JSON, both ways, for the API and the CLI alike. Export reads a row at a time;
+// import reads a line at a time and stores in batches: memory stays flat at any size.
 import { Readable } from 'node:stream';
 import type { Span } from '../record/span.js';
-import { allSpans, type SpanFilter } from '../store/queries.js';
+import { iterateSpans, type SpanFilter } from '../store/queries.js';
 import { rowToSpan } from '../store/spans.js';
 import type { DB } from '../store/db.js';
 import { fromPhoenix, PhoenixFormatError, toPhoenixLine } from './phoenix-json.js';
 
-/** One chunk of JSONL (a page of spans, each line ending in a newline) at a time, oldest span first. */
+const CHUNK_CHARS = 64 * 1024;
+
+/** JSONL (each line ending in a newline) in chunks of about 64 KiB, oldest span first, a row at a time. */
 export function* exportChunks(db: DB, filter: SpanFilter, onSpans: (n: number) => void = () => {}): Generator<string> {
-  for (const rows of allSpans(db, filter)) {
-    let chunk = '';
-    for (const row of rows) chunk += `${toPhoenixLine(rowToSpan(row))}\n`;
-    onSpans(rows.length);
+  let chunk = '';
+  let spans = 0;
+  for (const row of iterateSpans(db, filter)) {
+    chunk += `${toPhoenixLine(rowToSpan(row))}\n`;
+    spans++;
+    if (chunk.length >= CHUNK_CHARS) {
+      onSpans(spans);
+      yield chunk;
+      chunk = '';
+      spans = 0;
+    }
+  }
+  if (chunk) {
+    onSpans(spans);
     yield chunk;
   }
 }
 
-/** The export as a Node stream that reads the next page only when the consumer has taken the last. */
+/**
+ * The export as a Node stream that reads the next rows only when the consumer has taken the last
+ * chunk. `db` must be a connection of its own (see iterateSpans).
+ */
 export const exportStream = (db: DB, filter: SpanFilter, onSpans?: (n: number) => void): Readable =>
   Readable.from(exportChunks(db, filter, onSpans), { highWaterMark: 1, objectMode: true });
 

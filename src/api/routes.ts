@@ -7,7 +7,7 @@ import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { nowNs } from '../clock.js';
 import type { Logger } from '../log.js';
-import type { DB } from '../store/db.js';
+import { openDatabase, type DB } from '../store/db.js';
 import { lastSeq, listSpans, modelStats, spanRow, traceRows } from '../store/queries.js';
 import { rowToSpan, spanInserter } from '../store/spans.js';
 import { exportStream, importLines, readLines } from './jsonl.js';
@@ -18,6 +18,8 @@ import { summarize } from './summary.js';
 export interface ApiDeps {
   /** The store's current connection (it changes when the file had to be reopened). */
   db: () => DB;
+  /** The SQLite file, for connections of their own (exports). */
+  dbPath: string;
   /** Project given to imported spans (JSONL has none). */
   project: string;
   /** Longest JSONL line accepted on import. */
@@ -30,18 +32,23 @@ const error = (message: string) => ({ error: { message } });
 /** Milliseconds to the microsecond, as the stored times allow. */
 const ms = (v: number | null): number | null => (v === null ? null : Math.round(v * 1000) / 1000);
 
-export function apiRoutes({ db, project, maxLineBytes, log }: ApiDeps): Hono<{ Bindings: HttpBindings }> {
+export function apiRoutes({ db, dbPath, project, maxLineBytes, log }: ApiDeps): Hono<{ Bindings: HttpBindings }> {
   const api = new Hono<{ Bindings: HttpBindings }>();
 
   api.get('/spans', async (c) => {
     const query = parseListQuery(new URL(c.req.url).searchParams);
     if (query.format === 'jsonl') {
+      // Its own read-only connection: the export reads one snapshot for as long as the client takes,
+      // while the writer's connection goes on committing.
+      const reader = openDatabase(dbPath, { readonly: true });
       const res = c.env.outgoing;
       res.writeHead(200, { 'content-type': 'application/x-ndjson; charset=utf-8', 'content-disposition': 'attachment; filename="llmtap-spans.jsonl"' });
-      pipeline(exportStream(db(), query.filter), res).catch((err: unknown) => {
-        // A client that leaves mid-export is normal; anything else is worth a line.
-        if ((err as { code?: string }).code !== 'ERR_STREAM_PREMATURE_CLOSE') log.warn({ err: (err as Error).message }, 'export failed');
-      });
+      pipeline(exportStream(reader, query.filter), res)
+        .catch((err: unknown) => {
+          // A client that leaves mid-export is normal; anything else is worth a line.
+          if ((err as { code?: string }).code !== 'ERR_STREAM_PREMATURE_CLOSE') log.warn({ err: (err as Error).message }, 'export failed');
+        })
+        .finally(() => reader.close());
       return RESPONSE_ALREADY_SENT;
     }
     const page = listSpans(db(), query.filter, query.limit, query.cursor);

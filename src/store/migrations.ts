@@ -29,11 +29,17 @@ export const MIGRATIONS: readonly string[] = [
    CREATE INDEX spans_by_trace ON spans(trace_id);
    CREATE INDEX spans_by_session ON spans(session_id) WHERE session_id IS NOT NULL;`,
 
-  // 2: full-text search (`q` on /api/spans) over the message texts, kept in step with `spans` by
-  // triggers so recorded and imported spans alike are searchable. Contentless: only the index is
-  // stored. Capped per span (the last 32 KiB of the input texts, the first 32 KiB of the output) so one
-  // huge conversation cannot stall the writer.
-  `CREATE VIRTUAL TABLE spans_text USING fts5(input, output, content = '', contentless_delete = 1);
+  // 2: the read side. Rows are large (attributes inline), so every filter of /api/spans gets an index
+  // in (filter, start_ns) order, and /api/stats a covering index: neither has to read whole rows.
+  // Full-text search (`q`) over the message texts, kept in step with `spans` by triggers so recorded
+  // and imported spans alike are searchable; contentless (only the index is stored); capped per span
+  // (the last 32 KiB of the input texts, the first 32 KiB of the output) so one huge conversation
+  // cannot stall the writer.
+  `CREATE INDEX spans_by_model ON spans(model, start_ns);
+   CREATE INDEX spans_by_status ON spans(status_code, start_ns);
+   CREATE INDEX spans_by_user ON spans(user_id, start_ns) WHERE user_id IS NOT NULL;
+   CREATE INDEX spans_for_stats ON spans(start_ns, model, status_code, end_ns, prompt_tokens, completion_tokens, total_tokens, ttft_ms);
+   CREATE VIRTUAL TABLE spans_text USING fts5(input, output, content = '', contentless_delete = 1);
    CREATE TRIGGER spans_text_insert AFTER INSERT ON spans BEGIN
      INSERT INTO spans_text (rowid, input, output) VALUES (new.seq, ${messageText('new.attributes', 'input', -32768)}, ${messageText('new.attributes', 'output', 1)});
    END;

@@ -1,6 +1,6 @@
-// Read-side queries. Every list is keyset-paginated on (start_ns, seq), so pages neither repeat nor
-// skip a span while new ones are written, and each page is one short statement: nothing holds the
-// connection or a read snapshot between pages.
+// Read-side queries. Lists are keyset-paginated on (start_ns, seq), so pages neither repeat nor skip
+// a span while new ones are written, and each page is one short statement: nothing holds the
+// connection or a read snapshot between pages. Only the export iterates, on a connection of its own.
 import type { StatusCode } from '../record/span.js';
 import type { DB } from './db.js';
 import type { SpanRow } from './spans.js';
@@ -52,7 +52,9 @@ function where(f: SpanFilter, after?: { position: Position; direction: '<' | '>'
   if (f.userId !== undefined) add('user_id = ?', f.userId);
   if (f.model !== undefined) add('model = ?', f.model);
   if (f.status !== undefined) add('status_code = ?', f.status);
-  if (f.text !== undefined) add('seq IN (SELECT rowid FROM spans_text WHERE spans_text MATCH ?)', f.text);
+  // `+seq`: the matches filter a walk in time order rather than drive it — fetching every matching
+  // row to sort them would read whole rows for a common word.
+  if (f.text !== undefined) add('+seq IN (SELECT rowid FROM spans_text WHERE spans_text MATCH ?)', f.text);
   if (f.afterSeq !== undefined) add('seq > ?', f.afterSeq);
   if (after) add(`(start_ns, seq) ${after.direction} (?, ?)`, after.position.startNs, after.position.seq);
   return { sql: clauses.length > 0 ? `WHERE ${clauses.join(' AND ')}` : '', params };
@@ -71,21 +73,13 @@ export function listSpans(db: DB, f: SpanFilter, limit: number, cursor?: Positio
   return { rows, next: { startNs: last.start_ns, seq: last.seq } };
 }
 
-/** Every matching span, oldest first, a page at a time: memory stays flat however many there are. */
-export function* allSpans(db: DB, f: SpanFilter, pageSize = 500): Generator<Row[]> {
-  let position: Position | undefined;
-  for (;;) {
-    const w = where(f, position && { position, direction: '>' });
-    const rows = db
-      .prepare(`SELECT * FROM spans ${w.sql} ORDER BY start_ns, seq LIMIT ?`)
-      .safeIntegers(true)
-      .all(...w.params, pageSize) as Row[];
-    if (rows.length === 0) return;
-    yield rows;
-    if (rows.length < pageSize) return;
-    const last = rows[rows.length - 1]!;
-    position = { startNs: last.start_ns, seq: last.seq };
-  }
+/**
+ * Every matching span, oldest first, one row at a time. The statement stays open while the caller
+ * iterates, so give it a connection of its own (never the writer's): one read snapshot, flat memory.
+ */
+export function iterateSpans(db: DB, f: SpanFilter): IterableIterator<Row> {
+  const w = where(f);
+  return db.prepare(`SELECT * FROM spans ${w.sql} ORDER BY start_ns, seq`).safeIntegers(true).iterate(...w.params) as IterableIterator<Row>;
 }
 
 export function spanRow(db: DB, spanId: string): Row | undefined {
