@@ -88,18 +88,23 @@ export interface ImportResult {
   rejections: { line: number; reason: string }[];
 }
 
-const BATCH = 500;
 const MAX_REASONS = 20;
 
+export interface ImportOptions {
+  /** Spans per transaction. */
+  batch: number;
+  onProgress?: (r: ImportResult) => void;
+}
+
 /**
- * Stores the spans of JSONL lines, `BATCH` per transaction; a span id already stored counts as a
+ * Stores the spans of JSONL lines, a batch per transaction; a span id already stored counts as a
  * duplicate. A bad line is counted and explained, never stops the rest.
  */
 export async function importLines(
   lines: AsyncIterable<Line>,
   store: (spans: readonly Span[]) => number,
   project: string,
-  onProgress: (r: ImportResult) => void = () => {},
+  { batch: size, onProgress = () => {} }: ImportOptions,
 ): Promise<ImportResult> {
   const result: ImportResult = { imported: 0, duplicates: 0, rejected: 0, rejections: [] };
   let batch: Span[] = [];
@@ -134,7 +139,7 @@ export async function importLines(
       reject(line.number, err.message);
       continue;
     }
-    if (batch.length >= BATCH) flush();
+    if (batch.length >= size) flush();
   }
   flush();
   return result;

@@ -36,10 +36,14 @@ export function parseId(name: string, value: string): string {
   return id;
 }
 
-/** The viewer's text box → an FTS5 query: every word must appear, as a word or a word's beginning. */
+/**
+ * The viewer's text box → an FTS5 query: every word must appear; words of three characters or more
+ * also match as a word's beginning (a one-letter prefix would match nearly every word stored).
+ */
 function textQuery(q: string): string | undefined {
   const words = q.split(/\s+/).filter((w) => /[\p{L}\p{N}]/u.test(w));
-  return words.length === 0 ? undefined : words.map((w) => `"${w.replaceAll('"', '""')}"*`).join(' ');
+  if (words.length === 0) return undefined;
+  return words.map((w) => `"${w.replaceAll('"', '""')}"${[...w].length >= 3 ? '*' : ''}`).join(' ');
 }
 
 function filter(p: Map<string, string>): SpanFilter {

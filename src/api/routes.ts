@@ -8,7 +8,7 @@ import { HTTPException } from 'hono/http-exception';
 import { nowNs } from '../clock.js';
 import type { Logger } from '../log.js';
 import { openDatabase, type DB } from '../store/db.js';
-import { lastSeq, listSpans, modelStats, spanRow, traceRows } from '../store/queries.js';
+import { lastSeq, listSpans, models, modelStats, spanRow, traceRows } from '../store/queries.js';
 import { rowToSpan, spanInserter } from '../store/spans.js';
 import { exportStream, importLines, readLines } from './jsonl.js';
 import { BadRequest, encodeCursor, parseId, parseListQuery, parseWindow } from './params.js';
@@ -67,10 +67,13 @@ export function apiRoutes({ db, dbPath, project, maxLineBytes, log }: ApiDeps): 
 
   api.post('/spans/import', async (c) => {
     const insert = spanInserter(db());
-    const result = await importLines(readLines(c.env.incoming, maxLineBytes), insert, project);
+    // Small batches: each is a transaction on the event loop, between proxied chunks.
+    const result = await importLines(readLines(c.env.incoming, maxLineBytes), insert, project, { batch: 100 });
     log.info({ imported: result.imported, duplicates: result.duplicates, rejected: result.rejected }, 'spans imported');
     return c.json(result);
   });
+
+  api.get('/models', (c) => c.json({ data: models(db()) }));
 
   api.get('/stats', (c) => {
     const { sinceNs, untilNs } = parseWindow(new URL(c.req.url).searchParams, nowNs());

@@ -35,9 +35,12 @@ export async function importCommand(args: string[], config: Config): Promise<num
   try {
     const insert = spanInserter(db);
     let stored = 0;
-    const r = await importLines(readLines(input, config.maxBodyBytes), insert, config.projectName, (p) => {
-      seen.add(p.imported + p.duplicates - stored);
-      stored = p.imported + p.duplicates;
+    const r = await importLines(readLines(input, config.maxBodyBytes), insert, config.projectName, {
+      batch: 500,
+      onProgress: (p) => {
+        seen.add(p.imported + p.duplicates - stored);
+        stored = p.imported + p.duplicates;
+      },
     });
     process.stderr.write(`llmtap import: ${r.imported} imported, ${r.duplicates} duplicates, ${r.rejected} rejected\n`);
     for (const { line, reason } of r.rejections) process.stderr.write(`  line ${line}: ${reason}\n`);

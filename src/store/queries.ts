@@ -90,6 +90,20 @@ export function traceRows(db: DB, traceId: string): Row[] {
   return db.prepare('SELECT * FROM spans WHERE trace_id = ? ORDER BY start_ns, seq').safeIntegers(true).all(traceId) as Row[];
 }
 
+/** The models that spans name, read from the model index one value at a time (cheap at any size). */
+export function models(db: DB): string[] {
+  return (
+    db
+      .prepare(
+        `WITH RECURSIVE m(model) AS (
+           SELECT (SELECT min(model) FROM spans)
+           UNION ALL SELECT (SELECT min(model) FROM spans WHERE model > m.model) FROM m WHERE m.model IS NOT NULL
+         ) SELECT model FROM m WHERE model IS NOT NULL`,
+      )
+      .all() as { model: string }[]
+  ).map((r) => r.model);
+}
+
 /** The highest `seq` stored: a caller polling with `afterSeq` starts from here. */
 export function lastSeq(db: DB): bigint {
   return (db.prepare('SELECT coalesce(max(seq), 0) AS s FROM spans').safeIntegers(true).get() as { s: bigint }).s;

@@ -178,8 +178,8 @@ function noteModel(item) {
 }
 
 async function loadModels() {
-  const stats = await api(`stats?since=1970-01-01T00:00:00Z`);
-  for (const m of stats.models) noteModel(m);
+  const { data } = await api('models');
+  for (const model of data) noteModel({ model });
 }
 
 // ---- the detail view ----------------------------------------------------------------------------

@@ -92,6 +92,7 @@ describe('GET /api/spans', () => {
     expect(await only('status=ok')).not.toContain(failed);
     expect(await only('q=zanzibar')).toEqual([otherModel]);
     expect(await only('q=ZANZ')).toEqual([otherModel]); // a word's beginning, any case
+    expect(await only('q=za')).toEqual([]); // …from three characters on
     expect(await only('q=zanzibar%20spices')).toEqual([otherModel]);
     expect(await only('q=zanzibar%20nutmeg')).toEqual([]); // every word must match
     const tool = await call({ tools: [{ type: 'function', function: { name: 'get_weather', parameters: {} } }] });
@@ -190,6 +191,15 @@ describe('GET /api/spans/{span_id} and /api/traces/{trace_id}', () => {
     const none = await getJson<ErrorAnswer>(`${llmtap.url}/api/nothing`);
     expect(none.status).toBe(404);
     expect(none.body.error.message).toMatch(/no route for GET \/api\/nothing/);
+  });
+});
+
+describe('GET /api/models', () => {
+  it('names every model the stored spans carry, in order', async () => {
+    const { status, body } = await getJson<{ data: string[] }>(`${llmtap.url}/api/models`);
+    expect(status).toBe(200);
+    expect(body.data).toEqual([...new Set(body.data)].sort());
+    expect(body.data).toEqual(expect.arrayContaining([servedModel('gpt-4o-mini'), servedModel('gpt-4o'), servedModel('gpt-4.1-nano')]));
   });
 });
 

@@ -1,7 +1,7 @@
 // The SQLite file: migrations, refusal of a newer schema, retention.
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { openDatabase, StoreError } from '../../src/store/db.js';
@@ -33,13 +33,18 @@ describe('database', () => {
 
   it('upgrades a file written by an older llmtap', () => {
     const path = tempPath();
-    openDatabase(path).close();
-    // Roll the file back to schema 1, as the first release wrote it.
+    // A file as the first release wrote it: schema 1 only, with a span in it.
+    mkdirSync(dirname(path), { recursive: true });
     const raw = new Database(path);
-    raw.exec('DELETE FROM schema_migrations WHERE version > 1');
+    raw.exec(MIGRATIONS[0]!);
+    raw.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)');
+    raw.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (1, ?)').run('then');
+    spanInserter(raw)([sampleSpan({ attributes: { 'llm.input_messages.0.message.content': 'written before the upgrade' } })]);
     raw.close();
     const db = openDatabase(path);
     expect(db.prepare('SELECT max(version) AS v FROM schema_migrations').get()).toEqual({ v: MIGRATIONS.length });
+    // The full-text index added later covers the spans written before it.
+    expect(db.prepare("SELECT rowid FROM spans_text WHERE spans_text MATCH 'upgrade'").all()).toHaveLength(1);
     db.close();
   });
 
@@ -61,13 +66,16 @@ describe('database', () => {
     const db = openDatabase(tempPath());
     const day = 86_400_000_000_000n;
     const now = 1_800_000_000_000_000_000n;
+    const words = { 'llm.output_messages.0.message.content': 'answered by the fake model' };
     spanInserter(db)([
-      sampleSpan({ spanId: '0000000000000001', startNs: now - 40n * day }),
-      sampleSpan({ spanId: '0000000000000002', startNs: now - 31n * day }),
-      sampleSpan({ spanId: '0000000000000003', startNs: now - 1n * day }),
+      sampleSpan({ spanId: '0000000000000001', startNs: now - 40n * day, attributes: words }),
+      sampleSpan({ spanId: '0000000000000002', startNs: now - 31n * day, attributes: words }),
+      sampleSpan({ spanId: '0000000000000003', startNs: now - 1n * day, attributes: words }),
     ]);
     expect(pruneOlderThan(db, now - 30n * day)).toBe(2);
     expect(db.prepare('SELECT span_id FROM spans').pluck().all()).toEqual(['0000000000000003']);
+    // Their full-text entries go with them (a reused rowid must not inherit another span's words).
+    expect(db.prepare("SELECT count(*) FROM spans_text WHERE spans_text MATCH 'fake'").pluck().get()).toBe(1);
     db.close();
   });
 });
