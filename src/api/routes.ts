@@ -35,7 +35,7 @@ const ms = (v: number | null): number | null => (v === null ? null : Math.round(
 export function apiRoutes({ db, dbPath, project, maxLineBytes, log }: ApiDeps): Hono<{ Bindings: HttpBindings }> {
   const api = new Hono<{ Bindings: HttpBindings }>();
 
-  api.get('/spans', async (c) => {
+  api.get('/spans', (c) => {
     const query = parseListQuery(new URL(c.req.url).searchParams);
     if (query.format === 'jsonl') {
       // Its own read-only connection: the export reads one snapshot for as long as the client takes,

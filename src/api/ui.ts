@@ -13,7 +13,8 @@ const CSP = "default-src 'self'; img-src 'self' data: blob: http: https:; style-
 
 export function uiRoutes(): Hono<{ Bindings: HttpBindings }> {
   const ui = new Hono<{ Bindings: HttpBindings }>();
-  ui.get('/ui', (c) => c.redirect('/ui/', 301));
+  // Relative, so that a path prefix added by a reverse proxy survives.
+  ui.get('/ui', (c) => c.redirect('ui/', 301));
   ui.get(
     '/ui/*',
     serveStatic({
