@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The `llmtap` command. `llmtap` or `llmtap serve` runs the proxy; `export` and `import` move spans
 // in and out of its SQLite file as Phoenix span JSONL.
-import { exportCommand, UsageError } from './commands/export.js';
+import { UsageError } from './commands/errors.js';
+import { exportCommand } from './commands/export.js';
 import { importCommand } from './commands/import.js';
 import { ConfigError, loadConfig } from './config.js';
 import { createLogger } from './log.js';

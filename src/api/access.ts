@@ -5,8 +5,7 @@ import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Context, MiddlewareHandler } from 'hono';
 import { bearerAuth } from 'hono/bearer-auth';
 import { ipRestriction } from 'hono/ip-restriction';
-
-const error = (message: string) => ({ error: { message } });
+import { apiError as error } from './errors.js';
 
 const loopbackOnly = ipRestriction(getConnInfo, { allowList: ['127.0.0.0/8', '::1'] }, (remote, c: Context) =>
   c.json(error(`llmtap: ${c.req.path} answers loopback clients only (this request came from ${remote.addr}); set LLMTAP_ADMIN_TOKEN to allow others`), 403),

@@ -10,7 +10,7 @@ import { fromPhoenix, PhoenixFormatError, toPhoenixLine } from './phoenix-json.j
 const CHUNK_CHARS = 64 * 1024;
 
 /** JSONL (each line ending in a newline) in chunks of about 64 KiB, oldest span first, a row at a time. */
-export function* exportChunks(db: DB, filter: SpanFilter, onSpans: (n: number) => void = () => {}): Generator<string> {
+function* exportChunks(db: DB, filter: SpanFilter, onSpans: (n: number) => void = () => {}): Generator<string> {
   let chunk = '';
   let spans = 0;
   for (const row of iterateSpans(db, filter)) {

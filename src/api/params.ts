@@ -1,16 +1,13 @@
 // Query parameters of /api: parsed and checked, or a 400 that says which one is wrong and why.
 import type { StatusCode } from '../record/span.js';
 import type { Position, SpanFilter } from '../store/queries.js';
+import { BadRequest } from './errors.js';
 import { isoToNs } from './isotime.js';
-
-export class BadRequest extends Error {
-  override name = 'BadRequest';
-}
 
 const FILTERS = ['since', 'until', 'trace_id', 'session_id', 'user_id', 'model', 'status', 'q', 'after_seq'];
 const HEX_ID = /^(?:[0-9a-f]{16}|[0-9a-f]{32})$/;
 
-export const MAX_LIMIT = 1000;
+const MAX_LIMIT = 1000;
 const DEFAULT_LIMIT = 50;
 
 /** The parameters, each given at most once, none unknown. */

@@ -8,12 +8,13 @@ import { HTTPException } from 'hono/http-exception';
 import { nowNs } from '../clock.js';
 import type { Logger } from '../log.js';
 import { openDatabase, type DB } from '../store/db.js';
-import { lastSeq, listSpans, models, modelStats, spanRow, traceRows } from '../store/queries.js';
-import { rowToSpan, spanInserter } from '../store/spans.js';
+import { lastSeq, listSpans, models, modelStats, traceRows } from '../store/queries.js';
+import { rowToSpan, spanInserter, spanReader } from '../store/spans.js';
 import { exportStream, importLines, readLines } from './jsonl.js';
-import { BadRequest, encodeCursor, parseId, parseListQuery, parseWindow } from './params.js';
+import { apiError as error, BadRequest } from './errors.js';
+import { encodeCursor, parseId, parseListQuery, parseWindow } from './params.js';
 import { toPhoenix } from './phoenix-json.js';
-import { summarize } from './summary.js';
+import { listItem } from './summary.js';
 
 export interface ApiDeps {
   /** The store's current connection (it changes when the file had to be reopened). */
@@ -26,8 +27,6 @@ export interface ApiDeps {
   maxLineBytes: number;
   log: Logger;
 }
-
-const error = (message: string) => ({ error: { message } });
 
 /** Milliseconds to the microsecond, as the stored times allow. */
 const ms = (v: number | null): number | null => (v === null ? null : Math.round(v * 1000) / 1000);
@@ -52,12 +51,12 @@ export function apiRoutes({ db, dbPath, project, maxLineBytes, log }: ApiDeps): 
       return RESPONSE_ALREADY_SENT;
     }
     const page = listSpans(db(), query.filter, query.limit, query.cursor);
-    return c.json({ data: page.rows.map(summarize), next_cursor: page.next ? encodeCursor(page.next) : null, last_seq: Number(lastSeq(db())) });
+    return c.json({ data: page.rows.map(listItem), next_cursor: page.next ? encodeCursor(page.next) : null, last_seq: Number(lastSeq(db())) });
   });
 
   api.get('/spans/:span_id', (c) => {
-    const row = spanRow(db(), parseId('span_id', c.req.param('span_id')));
-    return row ? c.json(toPhoenix(rowToSpan(row))) : c.json(error(`no span with id ${c.req.param('span_id')}`), 404);
+    const span = spanReader(db())(parseId('span_id', c.req.param('span_id')));
+    return span ? c.json(toPhoenix(span)) : c.json(error(`no span with id ${c.req.param('span_id')}`), 404);
   });
 
   api.get('/traces/:trace_id', (c) => {

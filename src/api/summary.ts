@@ -4,7 +4,7 @@ import type { Attributes } from '../record/span.js';
 import type { Row } from '../store/queries.js';
 import { nsToIso } from './isotime.js';
 
-export interface SpanSummary {
+export interface SpanListItem {
   seq: number;
   span_id: string;
   trace_id: string;
@@ -33,7 +33,7 @@ export interface SpanSummary {
 const PREVIEW = 200;
 const int = (v: bigint | null): number | null => (v === null ? null : Number(v));
 
-export function summarize(r: Row): SpanSummary {
+export function listItem(r: Row): SpanListItem {
   const attrs = JSON.parse(r.attributes) as Attributes;
   return {
     seq: Number(r.seq),

@@ -4,10 +4,12 @@ import { createWriteStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import { exportStream } from '../api/jsonl.js';
-import { BadRequest, parseTime } from '../api/params.js';
+import { BadRequest } from '../api/errors.js';
+import { parseTime } from '../api/params.js';
 import type { Config } from '../config.js';
 import type { SpanFilter } from '../store/queries.js';
 import { openDatabase } from '../store/db.js';
+import { UsageError } from './errors.js';
 import { progress } from './progress.js';
 
 export const EXPORT_USAGE = `usage: llmtap export [--since ISO] [--until ISO] [--out FILE]
@@ -48,9 +50,4 @@ export async function exportCommand(args: string[], config: Config): Promise<num
   }
   process.stderr.write(`llmtap export: ${done.count} spans written to ${where}\n`);
   return 0;
-}
-
-/** A bad command line: the message and the usage go to stderr, exit code 2. */
-export class UsageError extends Error {
-  override name = 'UsageError';
 }

@@ -6,7 +6,7 @@ import { importLines, readLines } from '../api/jsonl.js';
 import type { Config } from '../config.js';
 import { openDatabase } from '../store/db.js';
 import { spanInserter } from '../store/spans.js';
-import { UsageError } from './export.js';
+import { UsageError } from './errors.js';
 import { progress } from './progress.js';
 
 export const IMPORT_USAGE = `usage: llmtap import FILE

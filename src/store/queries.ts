@@ -82,10 +82,6 @@ export function iterateSpans(db: DB, f: SpanFilter): IterableIterator<Row> {
   return db.prepare(`SELECT * FROM spans ${w.sql} ORDER BY start_ns, seq`).safeIntegers(true).iterate(...w.params) as IterableIterator<Row>;
 }
 
-export function spanRow(db: DB, spanId: string): Row | undefined {
-  return db.prepare('SELECT * FROM spans WHERE span_id = ?').safeIntegers(true).get(spanId) as Row | undefined;
-}
-
 export function traceRows(db: DB, traceId: string): Row[] {
   return db.prepare('SELECT * FROM spans WHERE trace_id = ? ORDER BY start_ns, seq').safeIntegers(true).all(traceId) as Row[];
 }

@@ -1,11 +1,11 @@
 // Calls llmtap's /api over a real socket and parses the JSON answer.
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { PhoenixSpan } from '../../src/api/phoenix-json.js';
-import type { SpanSummary } from '../../src/api/summary.js';
+import type { SpanListItem } from '../../src/api/summary.js';
 import { rawRequest, type RawRequest } from './http.js';
 
 export interface SpanList {
-  data: SpanSummary[];
+  data: SpanListItem[];
   next_cursor: string | null;
   last_seq: number;
 }
