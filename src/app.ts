@@ -2,6 +2,9 @@
 import type { HttpBindings } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { Hono, type Context } from 'hono';
+import { apiAccess, uiAccess } from './api/access.js';
+import { apiRoutes, type ApiDeps } from './api/routes.js';
+import { uiRoutes } from './api/ui.js';
 import type { Metrics } from './metrics.js';
 import type { Forwarder } from './proxy/forward.js';
 import { openAIError } from './proxy/errors.js';
@@ -16,11 +19,14 @@ export interface AppDeps {
   forwarder: Forwarder;
   readiness: readonly ReadinessCheck[];
   metrics: Metrics;
+  api: ApiDeps;
+  /** LLMTAP_ADMIN_TOKEN ('' = loopback clients only). */
+  adminToken: string;
 }
 
 export type App = Hono<{ Bindings: HttpBindings }>;
 
-export function createApp({ forwarder, readiness, metrics }: AppDeps): App {
+export function createApp({ forwarder, readiness, metrics, api, adminToken }: AppDeps): App {
   const app: App = new Hono();
 
   const forward = (c: Context<{ Bindings: HttpBindings }>): Response => {
@@ -44,6 +50,12 @@ export function createApp({ forwarder, readiness, metrics }: AppDeps): App {
   });
 
   app.get('/metrics', async (c) => c.body(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }));
+
+  app.use('/api/*', apiAccess(adminToken));
+  app.route('/api', apiRoutes(api));
+  app.use('/ui/*', uiAccess(adminToken));
+  app.use('/ui', uiAccess(adminToken));
+  app.route('/', uiRoutes());
 
   app.notFound((c) =>
     c.body(openAIError(`llmtap: no route for ${c.req.method} ${c.req.path}; OpenAI calls go under /v1/ (Azure OpenAI under /openai/)`, 'invalid_request_error', 'not_found'), 404, {

@@ -1,16 +1,42 @@
 #!/usr/bin/env node
-// The `llmtap` command. `llmtap` or `llmtap serve` runs the proxy.
+// The `llmtap` command. `llmtap` or `llmtap serve` runs the proxy; `export` and `import` move spans
+// in and out of its SQLite file as Phoenix span JSONL; `outbox` shows and retries what waits for export.
+import { UsageError } from './commands/errors.js';
+import { exportCommand } from './commands/export.js';
+import { importCommand } from './commands/import.js';
+import { outboxCommand } from './commands/outbox.js';
 import { ConfigError, loadConfig } from './config.js';
 import { createLogger } from './log.js';
 import { start } from './main.js';
-import { outboxCommand } from './outbox-command.js';
 
 const USAGE = `usage: llmtap [serve]
+       llmtap export [--since ISO] [--until ISO] [--out FILE]
+       llmtap import FILE
        llmtap outbox [status|retry]
 
-  serve    run the proxy (the default); configured by environment variables, see README.md
-  outbox   spans waiting for export and parked ones with the reason; \`retry\` sends parked spans again
+  serve   run the proxy (the default); configured by environment variables, see README.md
+  export  write the stored spans as Phoenix span JSONL (llmtap export --help)
+  import  store the spans of a Phoenix span JSONL file (llmtap import --help)
+  outbox  spans waiting for export to Phoenix, parked ones and why; \`retry\` sends parked spans again
 `;
+
+const COMMANDS: Record<string, (args: string[], config: ReturnType<typeof loadConfig>) => Promise<number>> = {
+  export: exportCommand,
+  import: importCommand,
+  outbox: outboxCommand,
+};
+
+/** Runs export, import or outbox; a bad command line exits 2 with the usage, any other failure 1 with its message. */
+async function runCommand(name: string, args: string[]): Promise<void> {
+  try {
+    process.exitCode = await COMMANDS[name]!(args, loadConfig());
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    const usage = err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
+    process.stderr.write(`llmtap ${name}: ${(err as Error).message}\n${usage ? `run "llmtap ${name} --help" for usage\n` : ''}`);
+    process.exitCode = usage ? 2 : 1;
+  }
+}
 
 async function serve(): Promise<void> {
   const config = loadConfig();
@@ -43,10 +69,7 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   if (command === 'serve' && rest.length === 0) return serve();
-  if (command === 'outbox') {
-    process.exitCode = outboxCommand(loadConfig(), rest, process.stdout);
-    return;
-  }
+  if (Object.hasOwn(COMMANDS, command)) return runCommand(command, rest);
   process.stderr.write(`llmtap: unknown command "${argv.join(' ')}"\n${USAGE}`);
   process.exitCode = 2;
 }

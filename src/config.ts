@@ -46,6 +46,12 @@ const bool = (raw: string, env: string): boolean => {
   return v === 'true' || v === '1';
 };
 
+/** A token a bearer header can carry (RFC 6750's token68). */
+const bearerToken = (raw: string, env: string): string => {
+  if (raw !== '' && !/^[A-Za-z0-9._~+/-]+=*$/.test(raw)) throw new ConfigError(`${env} may hold only letters, digits and . _ ~ + / - (then = padding)`);
+  return raw;
+};
+
 const hide = (env: string, doc: string) => setting(env, 'false', doc, bool);
 
 /** OTel's `key1=value1,key2=value2` with URL-encoded values (OTEL_EXPORTER_OTLP_HEADERS, OTEL_RESOURCE_ATTRIBUTES). */
@@ -139,6 +145,12 @@ export const settings = {
   ),
   provider: setting('LLMTAP_PROVIDER', '', '`llm.provider` of every span; unset: `azure` on Azure OpenAI paths, else from the upstream host (see Providers)', text),
   retentionDays: setting('LLMTAP_RETENTION_DAYS', '30', 'spans older than this are deleted in the background; `0` keeps them forever', integer(0)),
+  adminToken: setting(
+    'LLMTAP_ADMIN_TOKEN',
+    '',
+    'bearer token required by `/api/*` and the viewer; unset: they answer loopback clients only',
+    bearerToken,
+  ),
   projectName: setting(
     'PHOENIX_PROJECT_NAME',
     'default',

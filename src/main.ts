@@ -3,6 +3,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createAdaptorServer } from '@hono/node-server';
+import { accessMode } from './api/access.js';
 import { createApp, type ReadinessCheck } from './app.js';
 import type { Config } from './config.js';
 import { Delivery } from './export/delivery.js';
@@ -79,7 +80,13 @@ export async function start(config: Config, log: Logger): Promise<Running> {
     metrics,
   );
   const forwarder = new Forwarder(config, recorder);
-  const app = createApp({ forwarder, readiness, metrics });
+  const app = createApp({
+    forwarder,
+    readiness,
+    metrics,
+    api: { db: () => writer.db, dbPath: config.dbPath, project: config.project || config.projectName, maxLineBytes: config.maxBodyBytes, log },
+    adminToken: config.adminToken,
+  });
   const server = createAdaptorServer({ fetch: app.fetch }) as Server;
 
   await new Promise<void>((resolve, reject) => {
@@ -93,6 +100,7 @@ export async function start(config: Config, log: Logger): Promise<Running> {
   const port = (server.address() as AddressInfo).port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   log.info({ url, upstream: config.upstreamUrl.href, db: config.dbPath }, 'llmtap listening');
+  log.info({ viewer: `${url}/ui/` }, accessMode(config.adminToken));
 
   let stopping: Promise<void> | undefined;
   const shutdown = (): Promise<void> =>

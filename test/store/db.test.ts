@@ -33,18 +33,21 @@ describe('database', () => {
 
   it('upgrades a file written by an older llmtap, keeping its spans', () => {
     const path = tempPath();
+    // A file as the first release wrote it: schema 1 only, with a span in it.
     mkdirSync(dirname(path), { recursive: true });
-    // The file as the first release wrote it: schema 1 only.
     const old = new Database(path);
     old.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)');
     old.exec(MIGRATIONS[0]!);
     old.prepare('INSERT INTO schema_migrations VALUES (1, ?)').run('then');
-    spanInserter(old, { outbox: false })([sampleSpan()]);
+    const before = sampleSpan({ attributes: { 'llm.input_messages.0.message.content': 'written before the upgrade' } });
+    spanInserter(old, { outbox: false })([before]);
     old.close();
     const db = openDatabase(path);
     expect(db.prepare('SELECT max(version) AS v FROM schema_migrations').get()).toEqual({ v: SCHEMA_VERSION });
     expect(SCHEMA_VERSION).toBeGreaterThan(1);
-    expect(spanReader(db)(sampleSpan().spanId)).toEqual(sampleSpan());
+    expect(spanReader(db)(before.spanId)).toEqual(before);
+    // The full-text index added later covers the spans written before it.
+    expect(db.prepare("SELECT rowid FROM spans_text WHERE spans_text MATCH 'upgrade'").all()).toHaveLength(1);
     db.close();
   });
 
@@ -66,13 +69,16 @@ describe('database', () => {
     const db = openDatabase(tempPath());
     const day = 86_400_000_000_000n;
     const now = 1_800_000_000_000_000_000n;
+    const words = { 'llm.output_messages.0.message.content': 'answered by the fake model' };
     spanInserter(db, { outbox: false })([
-      sampleSpan({ spanId: '0000000000000001', startNs: now - 40n * day }),
-      sampleSpan({ spanId: '0000000000000002', startNs: now - 31n * day }),
-      sampleSpan({ spanId: '0000000000000003', startNs: now - 1n * day }),
+      sampleSpan({ spanId: '0000000000000001', startNs: now - 40n * day, attributes: words }),
+      sampleSpan({ spanId: '0000000000000002', startNs: now - 31n * day, attributes: words }),
+      sampleSpan({ spanId: '0000000000000003', startNs: now - 1n * day, attributes: words }),
     ]);
     expect(pruneOlderThan(db, now - 30n * day)).toBe(2);
     expect(db.prepare('SELECT span_id FROM spans').pluck().all()).toEqual(['0000000000000003']);
+    // Their full-text entries go with them (a reused rowid must not inherit another span's words).
+    expect(db.prepare("SELECT count(*) FROM spans_text WHERE spans_text MATCH 'fake'").pluck().get()).toBe(1);
     db.close();
   });
 });

@@ -1,0 +1,31 @@
+// Times as Python's `datetime.isoformat()` writes UTC times, the form Phoenix's span JSON uses:
+// `2024-01-11T23:45:17.982858+00:00`, microseconds left out when zero. Spans keep nanoseconds; this
+// form carries microseconds, so writing truncates to the microsecond and reading gives ns = µs × 1000.
+
+const NS_PER_MS = 1_000_000n;
+
+export function nsToIso(ns: bigint): string {
+  const seconds = new Date(Number(ns / NS_PER_MS)).toISOString().slice(0, 19);
+  const micros = (ns / 1000n) % 1_000_000n;
+  return `${seconds}${micros === 0n ? '' : `.${micros.toString().padStart(6, '0')}`}+00:00`;
+}
+
+// What Python's `datetime.fromisoformat` reads in practice: a date, optionally a time with up to nine
+// fraction digits, optionally an offset (`Z`, `±HH`, `±HH:MM`, `±HHMM`). A time without an offset
+// (the 2023 Phoenix tracer wrote naive times) is taken as UTC.
+const ISO = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?)?(?:([Zz])|([+-])(\d{2})(?::?(\d{2}))?)?$/;
+
+/** Nanoseconds since the epoch, or undefined when the text is not such a time. */
+export function isoToNs(text: string): bigint | undefined {
+  const m = ISO.exec(text.trim());
+  if (!m) return undefined;
+  const [, y, mo, d, h = '0', mi = '0', s = '0', fraction = '', , sign, oh = '0', om = '0'] = m;
+  const parts = [Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s)] as const;
+  const ms = Date.UTC(...parts);
+  const date = new Date(ms);
+  // Date.UTC rolls over out-of-range fields (Feb 30 → Mar 2); a real date reads back the same.
+  if (date.getUTCFullYear() !== parts[0] || date.getUTCMonth() !== parts[1] || date.getUTCDate() !== parts[2] || date.getUTCHours() !== parts[3]) return undefined;
+  if (parts[4] > 59 || parts[5] > 59 || Number(oh) > 23 || Number(om) > 59) return undefined;
+  const offsetMinutes = sign ? (sign === '-' ? -1 : 1) * (Number(oh) * 60 + Number(om)) : 0;
+  return BigInt(ms - offsetMinutes * 60_000) * NS_PER_MS + BigInt(fraction.padEnd(9, '0'));
+}

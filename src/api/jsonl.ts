@@ -1,0 +1,146 @@
+// JSONL of Phoenix span JSON, both ways, for the API and the CLI alike. Export reads a row at a time;
+// import reads a line at a time and stores in batches: memory stays flat at any size.
+import { Readable } from 'node:stream';
+import type { Span } from '../record/span.js';
+import { iterateSpans, type SpanFilter } from '../store/queries.js';
+import { rowToSpan, type StoredSpan } from '../store/spans.js';
+import type { DB } from '../store/db.js';
+import { fromPhoenix, PhoenixFormatError, toPhoenixLine } from './phoenix-json.js';
+
+const CHUNK_CHARS = 64 * 1024;
+
+/** JSONL (each line ending in a newline) in chunks of about 64 KiB, oldest span first, a row at a time. */
+function* exportChunks(db: DB, filter: SpanFilter, onSpans: (n: number) => void = () => {}): Generator<string> {
+  let chunk = '';
+  let spans = 0;
+  for (const row of iterateSpans(db, filter)) {
+    chunk += `${toPhoenixLine(rowToSpan(row))}\n`;
+    spans++;
+    if (chunk.length >= CHUNK_CHARS) {
+      onSpans(spans);
+      yield chunk;
+      chunk = '';
+      spans = 0;
+    }
+  }
+  if (chunk) {
+    onSpans(spans);
+    yield chunk;
+  }
+}
+
+/**
+ * The export as a Node stream that reads the next rows only when the consumer has taken the last
+ * chunk. `db` must be a connection of its own (see iterateSpans).
+ */
+export const exportStream = (db: DB, filter: SpanFilter, onSpans?: (n: number) => void): Readable =>
+  Readable.from(exportChunks(db, filter, onSpans), { highWaterMark: 1, objectMode: true });
+
+export type Line = { number: number; text: string } | { number: number; tooLong: true };
+
+/**
+ * Splits a byte stream into lines (LF or CRLF), skipping blank ones. A line longer than `maxBytes` is
+ * reported as such and its bytes dropped, so one endless line cannot exhaust memory.
+ */
+export async function* readLines(input: AsyncIterable<Buffer | string>, maxBytes: number): AsyncGenerator<Line> {
+  let pending: Buffer[] = [];
+  let size = 0;
+  let overflow = false;
+  let number = 0;
+  function* emit(): Generator<Line> {
+    number++;
+    if (overflow) yield { number, tooLong: true };
+    else {
+      const text = Buffer.concat(pending).toString('utf8').replace(/\r$/, '');
+      if (text.trim() !== '') yield { number, text };
+    }
+    pending = [];
+    size = 0;
+    overflow = false;
+  }
+  for await (const chunk of input) {
+    const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    let from = 0;
+    for (let nl = buf.indexOf(10, from); nl !== -1; nl = buf.indexOf(10, from)) {
+      take(buf.subarray(from, nl));
+      yield* emit();
+      from = nl + 1;
+    }
+    take(buf.subarray(from));
+  }
+  if (size > 0 || overflow) yield* emit();
+
+  function take(part: Buffer): void {
+    if (overflow || part.length === 0) return;
+    size += part.length;
+    if (size > maxBytes) {
+      overflow = true;
+      pending = [];
+    } else pending.push(part);
+  }
+}
+
+export interface ImportResult {
+  imported: number;
+  duplicates: number;
+  rejected: number;
+  /** The first rejections, with the line number and why. */
+  rejections: { line: number; reason: string }[];
+}
+
+const MAX_REASONS = 20;
+
+export interface ImportOptions {
+  /** Spans per transaction. */
+  batch: number;
+  onProgress?: (r: ImportResult) => void;
+}
+
+/**
+ * Stores the spans of JSONL lines, a batch per transaction; a span id already stored counts as a
+ * duplicate. A bad line is counted and explained, never stops the rest.
+ */
+export async function importLines(
+  lines: AsyncIterable<Line>,
+  store: (spans: readonly Span[]) => readonly StoredSpan[],
+  project: string,
+  { batch: size, onProgress = () => {} }: ImportOptions,
+): Promise<ImportResult> {
+  const result: ImportResult = { imported: 0, duplicates: 0, rejected: 0, rejections: [] };
+  let batch: Span[] = [];
+  const reject = (line: number, reason: string): void => {
+    result.rejected++;
+    if (result.rejections.length < MAX_REASONS) result.rejections.push({ line, reason });
+  };
+  const flush = (): void => {
+    if (batch.length === 0) return;
+    const added = store(batch).length;
+    result.imported += added;
+    result.duplicates += batch.length - added;
+    batch = [];
+    onProgress(result);
+  };
+  for await (const line of lines) {
+    if ('tooLong' in line) {
+      reject(line.number, 'line too long');
+      continue;
+    }
+    let value: unknown;
+    try {
+      value = JSON.parse(line.text);
+    } catch (err) {
+      reject(line.number, `not JSON: ${(err as Error).message}`);
+      continue;
+    }
+    try {
+      batch.push(fromPhoenix(value, project));
+    } catch (err) {
+      if (!(err instanceof PhoenixFormatError)) throw err;
+      reject(line.number, err.message);
+      continue;
+    }
+    if (batch.length >= size) flush();
+  }
+  flush();
+  return result;
+}

@@ -1,0 +1,102 @@
+// A list item: what the viewer's table and a quick `curl` need, without the span's bulk.
+import { SemanticConventions as SC } from '@arizeai/openinference-semantic-conventions';
+import type { Attributes } from '../record/span.js';
+import type { Row } from '../store/queries.js';
+import { nsToIso } from './isotime.js';
+
+export interface SpanListItem {
+  seq: number;
+  span_id: string;
+  trace_id: string;
+  parent_id: string | null;
+  name: string;
+  kind: string;
+  start_time: string;
+  end_time: string;
+  duration_ms: number;
+  status_code: string;
+  status_message: string;
+  project: string;
+  session_id: string | null;
+  user_id: string | null;
+  model: string | null;
+  prompt_tokens: number | null;
+  completion_tokens: number | null;
+  total_tokens: number | null;
+  ttft_ms: number | null;
+  /** The first 200 characters of the last input message… */
+  input_preview: string;
+  /** …and of the output. */
+  output_preview: string;
+}
+
+const PREVIEW = 200;
+const int = (v: bigint | null): number | null => (v === null ? null : Number(v));
+
+export function listItem(r: Row): SpanListItem {
+  const attrs = JSON.parse(r.attributes) as Attributes;
+  return {
+    seq: Number(r.seq),
+    span_id: r.span_id,
+    trace_id: r.trace_id,
+    parent_id: r.parent_id,
+    name: r.name,
+    kind: r.kind,
+    start_time: nsToIso(r.start_ns),
+    end_time: nsToIso(r.end_ns),
+    duration_ms: Number(r.end_ns - r.start_ns) / 1e6,
+    status_code: r.status_code,
+    status_message: r.status_message,
+    project: r.project,
+    session_id: r.session_id,
+    user_id: r.user_id,
+    model: r.model,
+    prompt_tokens: int(r.prompt_tokens),
+    completion_tokens: int(r.completion_tokens),
+    total_tokens: int(r.total_tokens),
+    ttft_ms: r.ttft_ms,
+    input_preview: clip(lastMessageText(attrs, SC.LLM_INPUT_MESSAGES) ?? text(attrs, SC.INPUT_VALUE)),
+    output_preview: clip(messageText(attrs, `${SC.LLM_OUTPUT_MESSAGES}.0.`) ?? text(attrs, SC.OUTPUT_VALUE)),
+  };
+}
+
+const text = (attrs: Attributes, key: string): string => (typeof attrs[key] === 'string' ? (attrs[key] as string) : '');
+
+function lastMessageText(attrs: Attributes, list: string): string | undefined {
+  let last = -1;
+  const index = new RegExp(`^${list.replaceAll('.', '\\.')}\\.(\\d+)\\.`);
+  for (const key of Object.keys(attrs)) {
+    const m = index.exec(key);
+    if (m) last = Math.max(last, Number(m[1]));
+  }
+  return last < 0 ? undefined : messageText(attrs, `${list}.${last}.`);
+}
+
+/** A message as one line of text: its content, its text parts, or its tool calls. */
+function messageText(attrs: Attributes, prefix: string): string | undefined {
+  const content = attrs[prefix + SC.MESSAGE_CONTENT];
+  if (typeof content === 'string' && content !== '') return content;
+  const parts: string[] = [];
+  const calls: string[] = [];
+  for (const [key, value] of Object.entries(attrs)) {
+    if (!key.startsWith(prefix)) continue;
+    const rest = key.slice(prefix.length);
+    if (rest.endsWith(`.${SC.MESSAGE_CONTENT_TEXT}`)) parts.push(String(value));
+    else if (rest.endsWith(`.${SC.MESSAGE_CONTENT_IMAGE}.${SC.IMAGE_URL}`)) parts.push('[image]');
+    else if (rest.endsWith(`.${SC.TOOL_CALL_FUNCTION_NAME}`)) calls.push(`${String(value)}(${String(attrs[key.replace(/name$/, 'arguments')] ?? '')})`);
+  }
+  const joined = [...parts, ...calls].join(' ');
+  return joined === '' ? undefined : joined;
+}
+
+/** The first characters (code points, so an emoji is never cut in half). */
+function clip(s: string): string {
+  if (s.length <= PREVIEW) return s;
+  let out = '';
+  let n = 0;
+  for (const ch of s) {
+    if (n++ === PREVIEW) break;
+    out += ch;
+  }
+  return out;
+}

@@ -1,0 +1,31 @@
+// The viewer: plain static files (no build step), served from next to this module — src/ui when run
+// from source, dist/ui once built (the build copies them).
+import { fileURLToPath } from 'node:url';
+import type { HttpBindings } from '@hono/node-server';
+import { serveStatic } from '@hono/node-server/serve-static';
+import { Hono } from 'hono';
+
+const ROOT = fileURLToPath(new URL('../ui/', import.meta.url));
+
+// The viewer renders recorded prompts and outputs: no inline script, nothing loaded from elsewhere
+// except images (a prompt's image URLs are shown as thumbnails).
+const CSP = "default-src 'self'; img-src 'self' data: blob: http: https:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'";
+
+export function uiRoutes(): Hono<{ Bindings: HttpBindings }> {
+  const ui = new Hono<{ Bindings: HttpBindings }>();
+  // Relative, so that a path prefix added by a reverse proxy survives.
+  ui.get('/ui', (c) => c.redirect('ui/', 301));
+  ui.get(
+    '/ui/*',
+    serveStatic({
+      root: ROOT,
+      rewriteRequestPath: (path) => path.slice('/ui'.length),
+      onFound: (_path, c) => {
+        c.header('cache-control', 'no-cache');
+        c.header('content-security-policy', CSP);
+        c.header('x-content-type-options', 'nosniff');
+      },
+    }),
+  );
+  return ui;
+}

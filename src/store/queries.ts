@@ -1,0 +1,136 @@
+// Read-side queries. Lists are keyset-paginated on (start_ns, seq), so pages neither repeat nor skip
+// a span while new ones are written, and each page is one short statement: nothing holds the
+// connection or a read snapshot between pages. Only the export iterates, on a connection of its own.
+import type { StatusCode } from '../record/span.js';
+import type { DB } from './db.js';
+import type { SpanRow } from './spans.js';
+
+export interface SpanFilter {
+  /** Spans that started at or after this time (ns since the epoch)… */
+  sinceNs?: bigint;
+  /** …and before this one. */
+  untilNs?: bigint;
+  traceId?: string;
+  sessionId?: string;
+  userId?: string;
+  model?: string;
+  status?: StatusCode;
+  /** An FTS5 query over the message texts (see migrations.ts). */
+  text?: string;
+  /** Spans stored after this `seq` (the insertion counter): what is new since a previous answer. */
+  afterSeq?: bigint;
+}
+
+/** A position in (start_ns, seq) order. */
+export interface Position {
+  startNs: bigint;
+  seq: bigint;
+}
+
+/** A span row as read here: integers as bigint (ns times do not fit a double). */
+export type Row = SpanRow & {
+  session_id: string | null;
+  user_id: string | null;
+  model: string | null;
+  prompt_tokens: bigint | null;
+  completion_tokens: bigint | null;
+  total_tokens: bigint | null;
+  ttft_ms: number | null;
+};
+
+function where(f: SpanFilter, after?: { position: Position; direction: '<' | '>' }): { sql: string; params: unknown[] } {
+  const clauses: string[] = [];
+  const params: unknown[] = [];
+  const add = (sql: string, ...values: unknown[]): void => {
+    clauses.push(sql);
+    params.push(...values);
+  };
+  if (f.sinceNs !== undefined) add('start_ns >= ?', f.sinceNs);
+  if (f.untilNs !== undefined) add('start_ns < ?', f.untilNs);
+  if (f.traceId !== undefined) add('trace_id = ?', f.traceId);
+  if (f.sessionId !== undefined) add('session_id = ?', f.sessionId);
+  if (f.userId !== undefined) add('user_id = ?', f.userId);
+  if (f.model !== undefined) add('model = ?', f.model);
+  if (f.status !== undefined) add('status_code = ?', f.status);
+  // `+seq`: the matches filter a walk in time order rather than drive it — fetching every matching
+  // row to sort them would read whole rows for a common word.
+  if (f.text !== undefined) add('+seq IN (SELECT rowid FROM spans_text WHERE spans_text MATCH ?)', f.text);
+  if (f.afterSeq !== undefined) add('seq > ?', f.afterSeq);
+  if (after) add(`(start_ns, seq) ${after.direction} (?, ?)`, after.position.startNs, after.position.seq);
+  return { sql: clauses.length > 0 ? `WHERE ${clauses.join(' AND ')}` : '', params };
+}
+
+/** One page, newest first, starting after `cursor`; `next` is where the following page starts. */
+export function listSpans(db: DB, f: SpanFilter, limit: number, cursor?: Position): { rows: Row[]; next?: Position } {
+  const w = where(f, cursor && { position: cursor, direction: '<' });
+  const rows = db
+    .prepare(`SELECT * FROM spans ${w.sql} ORDER BY start_ns DESC, seq DESC LIMIT ?`)
+    .safeIntegers(true)
+    .all(...w.params, limit + 1) as Row[];
+  if (rows.length <= limit) return { rows };
+  rows.length = limit;
+  const last = rows[limit - 1]!;
+  return { rows, next: { startNs: last.start_ns, seq: last.seq } };
+}
+
+/**
+ * Every matching span, oldest first, one row at a time. The statement stays open while the caller
+ * iterates, so give it a connection of its own (never the writer's): one read snapshot, flat memory.
+ */
+export function iterateSpans(db: DB, f: SpanFilter): IterableIterator<Row> {
+  const w = where(f);
+  return db.prepare(`SELECT * FROM spans ${w.sql} ORDER BY start_ns, seq`).safeIntegers(true).iterate(...w.params) as IterableIterator<Row>;
+}
+
+export function traceRows(db: DB, traceId: string): Row[] {
+  return db.prepare('SELECT * FROM spans WHERE trace_id = ? ORDER BY start_ns, seq').safeIntegers(true).all(traceId) as Row[];
+}
+
+/** The models that spans name, read from the model index one value at a time (cheap at any size). */
+export function models(db: DB): string[] {
+  return (
+    db
+      .prepare(
+        `WITH RECURSIVE m(model) AS (
+           SELECT (SELECT min(model) FROM spans)
+           UNION ALL SELECT (SELECT min(model) FROM spans WHERE model > m.model) FROM m WHERE m.model IS NOT NULL
+         ) SELECT model FROM m WHERE model IS NOT NULL`,
+      )
+      .all() as { model: string }[]
+  ).map((r) => r.model);
+}
+
+/** The highest `seq` stored: a caller polling with `afterSeq` starts from here. */
+export function lastSeq(db: DB): bigint {
+  return (db.prepare('SELECT coalesce(max(seq), 0) AS s FROM spans').safeIntegers(true).get() as { s: bigint }).s;
+}
+
+export interface ModelStats {
+  model: string | null;
+  spans: number;
+  errors: number;
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+  duration_p50: number;
+  duration_p90: number;
+  duration_p99: number;
+  ttft_p50: number | null;
+  ttft_p90: number | null;
+  ttft_p99: number | null;
+}
+
+/** Per model, over spans that started in [sinceNs, untilNs): counts, token sums, percentiles (ms). */
+export function modelStats(db: DB, sinceNs: bigint, untilNs: bigint): ModelStats[] {
+  return db
+    .prepare(
+      `SELECT model, count(*) AS spans, sum(status_code = 'ERROR') AS errors,
+         coalesce(sum(prompt_tokens), 0) AS prompt_tokens, coalesce(sum(completion_tokens), 0) AS completion_tokens,
+         coalesce(sum(total_tokens), 0) AS total_tokens,
+         percentile((end_ns - start_ns) / 1e6, 50) AS duration_p50, percentile((end_ns - start_ns) / 1e6, 90) AS duration_p90,
+         percentile((end_ns - start_ns) / 1e6, 99) AS duration_p99,
+         percentile(ttft_ms, 50) AS ttft_p50, percentile(ttft_ms, 90) AS ttft_p90, percentile(ttft_ms, 99) AS ttft_p99
+       FROM spans WHERE start_ns >= ? AND start_ns < ? GROUP BY model ORDER BY spans DESC, model`,
+    )
+    .all(sinceNs, untilNs) as ModelStats[];
+}
