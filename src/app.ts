@@ -5,7 +5,7 @@ import { Hono, type Context } from 'hono';
 import { apiAccess, uiAccess } from './api/access.js';
 import { apiRoutes, type ApiDeps } from './api/routes.js';
 import { uiRoutes } from './api/ui.js';
-import type { Metrics } from './metrics.js';
+import type { Registry } from 'prom-client';
 import type { Forwarder } from './proxy/forward.js';
 import { openAIError } from './proxy/errors.js';
 
@@ -18,7 +18,8 @@ export interface ReadinessCheck {
 export interface AppDeps {
   forwarder: Forwarder;
   readiness: readonly ReadinessCheck[];
-  metrics: Metrics;
+  /** The registry to serve at /metrics, read at each scrape. */
+  metrics: () => Promise<Registry>;
   api: ApiDeps;
   /** LLMTAP_ADMIN_TOKEN ('' = loopback clients only). */
   adminToken: string;
@@ -49,7 +50,10 @@ export function createApp({ forwarder, readiness, metrics, api, adminToken }: Ap
     return c.json({ status: ready ? 'ready' : 'not ready', checks }, ready ? 200 : 503);
   });
 
-  app.get('/metrics', async (c) => c.body(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }));
+  app.get('/metrics', async (c) => {
+    const registry = await metrics();
+    return c.body(await registry.metrics(), 200, { 'content-type': registry.contentType });
+  });
 
   app.use('/api/*', apiAccess(adminToken));
   app.route('/api', apiRoutes(api));

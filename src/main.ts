@@ -3,11 +3,10 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createAdaptorServer } from '@hono/node-server';
+import { AggregatorRegistry } from 'prom-client';
 import { accessMode } from './api/access.js';
 import { createApp, type ReadinessCheck } from './app.js';
 import type { Config } from './config.js';
-import { Delivery } from './export/delivery.js';
-import { OtlpEncoder } from './export/otlp.js';
 import { describeTarget, exportTarget } from './export/target.js';
 import type { Logger } from './log.js';
 import { Metrics } from './metrics.js';
@@ -15,9 +14,7 @@ import { Forwarder } from './proxy/forward.js';
 import { providers } from './record/provider.js';
 import { Recorder } from './record/recorder.js';
 import { logExchange } from './request-log.js';
-import { openDatabase } from './store/db.js';
-import { startRetention } from './store/retention.js';
-import { SpanWriter } from './store/writer.js';
+import { StoreClient } from './store/client.js';
 import { VERSION } from './version.js';
 
 export interface Running {
@@ -29,49 +26,51 @@ export interface Running {
 }
 
 export async function start(config: Config, log: Logger): Promise<Running> {
-  const metrics = new Metrics();
+  const metrics = new Metrics({ processMetrics: true });
   const target = exportTarget(config);
-  let delivery: Delivery | undefined;
-  const writer = new SpanWriter(openDatabase(config.dbPath), {
-    path: config.dbPath,
-    maxQueue: config.writeQueueMax,
-    flushIntervalMs: config.flushIntervalMs,
-    outbox: target !== undefined,
+  const project = config.project || config.projectName;
+  const store = await StoreClient.start(
+    {
+      dbPath: config.dbPath,
+      logLevel: config.logLevel,
+      maxQueue: config.writeQueueMax,
+      flushIntervalMs: config.flushIntervalMs,
+      retentionDays: config.retentionDays,
+      ...(target && {
+        export: {
+          url: target.url.href,
+          headers: target.headers,
+          resource: { serviceName: config.serviceName, attributes: config.resourceAttributes, scope: { name: 'llmtap', version: VERSION } },
+          batchSize: config.exportBatchSize,
+          intervalMs: config.exportIntervalMs,
+          concurrency: config.exportConcurrency,
+          maxBacklog: config.exportMaxBacklog,
+          timeoutMs: config.otlpTimeoutMs,
+        },
+      }),
+    },
     log,
     metrics,
-    onStored: (n) => delivery?.stored(n),
-  });
+  );
   const readiness: ReadinessCheck[] = [
-    { name: 'storage', status: () => ({ ready: !writer.problem(), detail: writer.problem() ?? 'ok' }) },
+    { name: 'storage', status: () => ({ ready: !store.status().storage, detail: store.status().storage ?? 'ok' }) },
   ];
   if (target) {
-    const encoder = new OtlpEncoder({ serviceName: config.serviceName, attributes: config.resourceAttributes, scope: { name: 'llmtap', version: VERSION } });
-    delivery = new Delivery(target, encoder, () => writer.db, {
-      batchSize: config.exportBatchSize,
-      intervalMs: config.exportIntervalMs,
-      concurrency: config.exportConcurrency,
-      maxBacklog: config.exportMaxBacklog,
-      timeoutMs: config.otlpTimeoutMs,
-      log,
-      metrics,
-    });
-    const d = delivery;
-    readiness.push({ name: 'export', status: () => ({ ready: true, detail: d.status() }) });
+    readiness.push({ name: 'export', status: () => ({ ready: true, detail: store.status().export ?? 'starting' }) });
     log.info({ target: describeTarget(target) }, 'exporting spans over OTLP');
   } else {
     log.info('export off: set PHOENIX_COLLECTOR_ENDPOINT (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT / OTEL_EXPORTER_OTLP_ENDPOINT) to mirror spans');
   }
-  const stopRetention = startRetention(() => writer.db, config.retentionDays, log);
   const recorder = new Recorder(
     {
       providers: providers(config.provider, config.upstreamUrl),
-      project: config.project || config.projectName,
+      project,
       captureMaxBytes: config.captureMaxBytes,
       mask: config,
       injectStreamUsage: config.streamUsage === 'inject',
       recordOther: config.recordOther,
     },
-    writer,
+    store,
     (result, span) => {
       logExchange(log, result, span);
       metrics.request(result, span);
@@ -83,20 +82,25 @@ export async function start(config: Config, log: Logger): Promise<Running> {
   const app = createApp({
     forwarder,
     readiness,
-    metrics,
-    api: { db: () => writer.db, dbPath: config.dbPath, project: config.project || config.projectName, maxLineBytes: config.maxBodyBytes, log },
+    // The storage thread counts what it does in a registry of its own; a scrape sums both.
+    metrics: async () => AggregatorRegistry.aggregate([await metrics.registry.getMetricsAsJSON(), await store.call('metrics')]),
+    api: { store, project, maxLineBytes: config.maxBodyBytes, log },
     adminToken: config.adminToken,
   });
   const server = createAdaptorServer({ fetch: app.fetch }) as Server;
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.host, () => {
-      server.off('error', reject);
-      resolve();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port, config.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
-  delivery?.start();
+  } catch (err) {
+    await store.close(Date.now());
+    throw err;
+  }
   const port = (server.address() as AddressInfo).port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   log.info({ url, upstream: config.upstreamUrl.href, db: config.dbPath }, 'llmtap listening');
@@ -121,11 +125,8 @@ export async function start(config: Config, log: Logger): Promise<Running> {
       }
       // Spans of the last exchanges are assembled on the next ticks; let them reach the queue.
       await new Promise((r) => setImmediate(r));
-      stopRetention();
-      // Storage and export get at least a second each, even when draining used up the timeout.
-      await writer.drain(Math.max(deadline, Date.now() + 1000));
-      await delivery?.close(Math.max(deadline, Date.now() + 1000));
-      writer.close();
+      // Storage and export get at least a second, even when draining used up the timeout.
+      await store.close(Math.max(deadline, Date.now() + 1000));
       log.info('stopped');
     })());
 

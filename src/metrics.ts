@@ -103,8 +103,9 @@ export class Metrics {
     collect: () => this.exportOldestAge.set(this.#sources.exportBacklog?.().oldestAgeSeconds ?? 0),
   });
 
-  constructor() {
-    collectDefaultMetrics({ register: this.registry, prefix: 'llmtap_' });
+  /** `processMetrics`: also the process's CPU, memory and event-loop metrics (once per process). */
+  constructor({ processMetrics }: { processMetrics: boolean }) {
+    if (processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'llmtap_' });
   }
 
   /** Components that hold state register how to read it. */

@@ -3,14 +3,14 @@
 import { Readable } from 'node:stream';
 import type { Span } from '../record/span.js';
 import { iterateSpans, type SpanFilter } from '../store/queries.js';
-import { rowToSpan, type StoredSpan } from '../store/spans.js';
+import { rowToSpan } from '../store/spans.js';
 import type { DB } from '../store/db.js';
 import { fromPhoenix, PhoenixFormatError, toPhoenixLine } from './phoenix-json.js';
 
 const CHUNK_CHARS = 64 * 1024;
 
 /** JSONL (each line ending in a newline) in chunks of about 64 KiB, oldest span first, a row at a time. */
-function* exportChunks(db: DB, filter: SpanFilter, onSpans: (n: number) => void = () => {}): Generator<string> {
+export function* exportChunks(db: DB, filter: SpanFilter, onSpans: (n: number) => void = () => {}): Generator<string> {
   let chunk = '';
   let spans = 0;
   for (const row of iterateSpans(db, filter)) {
@@ -97,12 +97,12 @@ export interface ImportOptions {
 }
 
 /**
- * Stores the spans of JSONL lines, a batch per transaction; a span id already stored counts as a
- * duplicate. A bad line is counted and explained, never stops the rest.
+ * Stores the spans of JSONL lines, a batch per transaction (`store` answers how many were new); a span
+ * id already stored counts as a duplicate. A bad line is counted and explained, never stops the rest.
  */
 export async function importLines(
   lines: AsyncIterable<Line>,
-  store: (spans: readonly Span[]) => readonly StoredSpan[],
+  store: (spans: Span[]) => number | Promise<number>,
   project: string,
   { batch: size, onProgress = () => {} }: ImportOptions,
 ): Promise<ImportResult> {
@@ -112,9 +112,9 @@ export async function importLines(
     result.rejected++;
     if (result.rejections.length < MAX_REASONS) result.rejections.push({ line, reason });
   };
-  const flush = (): void => {
+  const flush = async (): Promise<void> => {
     if (batch.length === 0) return;
-    const added = store(batch).length;
+    const added = await store(batch);
     result.imported += added;
     result.duplicates += batch.length - added;
     batch = [];
@@ -139,8 +139,8 @@ export async function importLines(
       reject(line.number, err.message);
       continue;
     }
-    if (batch.length >= size) flush();
+    if (batch.length >= size) await flush();
   }
-  flush();
+  await flush();
   return result;
 }

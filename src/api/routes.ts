@@ -1,5 +1,6 @@
 // /api/*: list, read, export and import spans, and per-model stats. JSON in and out; errors are
 // `{"error":{"message"}}` with a 4xx (5xx only for failures of llmtap itself).
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { HttpBindings } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
@@ -7,20 +8,16 @@ import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { nowNs } from '../clock.js';
 import type { Logger } from '../log.js';
-import { openDatabase, type DB } from '../store/db.js';
-import { lastSeq, listSpans, models, modelStats, traceRows } from '../store/queries.js';
-import { rowToSpan, spanInserter, spanReader } from '../store/spans.js';
-import { exportStream, importLines, readLines } from './jsonl.js';
+import type { StoreClient } from '../store/client.js';
+import { importLines, readLines } from './jsonl.js';
 import { apiError as error, BadRequest } from './errors.js';
 import { encodeCursor, parseId, parseListQuery, parseWindow } from './params.js';
 import { toPhoenix } from './phoenix-json.js';
 import { listItem } from './summary.js';
 
 export interface ApiDeps {
-  /** The store's current connection (it changes when the file had to be reopened). */
-  db: () => DB;
-  /** The SQLite file, for connections of their own (exports). */
-  dbPath: string;
+  /** Every query runs on the storage thread: a slow one never holds up proxied traffic. */
+  store: StoreClient;
   /** Project given to imported spans (JSONL has none). */
   project: string;
   /** Longest JSONL line accepted on import. */
@@ -31,52 +28,46 @@ export interface ApiDeps {
 /** Milliseconds to the microsecond, as the stored times allow. */
 const ms = (v: number | null): number | null => (v === null ? null : Math.round(v * 1000) / 1000);
 
-export function apiRoutes({ db, dbPath, project, maxLineBytes, log }: ApiDeps): Hono<{ Bindings: HttpBindings }> {
+export function apiRoutes({ store, project, maxLineBytes, log }: ApiDeps): Hono<{ Bindings: HttpBindings }> {
   const api = new Hono<{ Bindings: HttpBindings }>();
 
-  api.get('/spans', (c) => {
+  api.get('/spans', async (c) => {
     const query = parseListQuery(new URL(c.req.url).searchParams);
     if (query.format === 'jsonl') {
-      // Its own read-only connection: the export reads one snapshot for as long as the client takes,
-      // while the writer's connection goes on committing.
-      const reader = openDatabase(dbPath, { readonly: true });
       const res = c.env.outgoing;
       res.writeHead(200, { 'content-type': 'application/x-ndjson; charset=utf-8', 'content-disposition': 'attachment; filename="llmtap-spans.jsonl"' });
-      pipeline(exportStream(reader, query.filter), res)
-        .catch((err: unknown) => {
-          // A client that leaves mid-export is normal; anything else is worth a line.
-          if ((err as { code?: string }).code !== 'ERR_STREAM_PREMATURE_CLOSE') log.warn({ err: (err as Error).message }, 'export failed');
-        })
-        .finally(() => reader.close());
+      // The storage thread reads ahead only as fast as the client takes the lines: flat memory.
+      pipeline(Readable.from(store.exportChunks(query.filter), { highWaterMark: 1, objectMode: true }), res).catch((err: unknown) => {
+        // A client that leaves mid-export is normal; anything else is worth a line.
+        if ((err as { code?: string }).code !== 'ERR_STREAM_PREMATURE_CLOSE') log.warn({ err: (err as Error).message }, 'export failed');
+      });
       return RESPONSE_ALREADY_SENT;
     }
-    const page = listSpans(db(), query.filter, query.limit, query.cursor);
-    return c.json({ data: page.rows.map(listItem), next_cursor: page.next ? encodeCursor(page.next) : null, last_seq: Number(lastSeq(db())) });
+    const page = await store.call('list', query.filter, query.limit, query.cursor);
+    return c.json({ data: page.rows.map(listItem), next_cursor: page.next ? encodeCursor(page.next) : null, last_seq: Number(page.lastSeq) });
   });
 
-  api.get('/spans/:span_id', (c) => {
-    const span = spanReader(db())(parseId('span_id', c.req.param('span_id')));
+  api.get('/spans/:span_id', async (c) => {
+    const span = await store.call('span', parseId('span_id', c.req.param('span_id')));
     return span ? c.json(toPhoenix(span)) : c.json(error(`no span with id ${c.req.param('span_id')}`), 404);
   });
 
-  api.get('/traces/:trace_id', (c) => {
-    const rows = traceRows(db(), parseId('trace_id', c.req.param('trace_id')));
-    return rows.length > 0 ? c.json({ data: rows.map((r) => toPhoenix(rowToSpan(r))) }) : c.json(error(`no spans with trace id ${c.req.param('trace_id')}`), 404);
+  api.get('/traces/:trace_id', async (c) => {
+    const spans = await store.call('trace', parseId('trace_id', c.req.param('trace_id')));
+    return spans.length > 0 ? c.json({ data: spans.map(toPhoenix) }) : c.json(error(`no spans with trace id ${c.req.param('trace_id')}`), 404);
   });
 
   api.post('/spans/import', async (c) => {
-    const insert = spanInserter(db(), { outbox: false });
-    // Small batches: each is a transaction on the event loop, between proxied chunks.
-    const result = await importLines(readLines(c.env.incoming, maxLineBytes), insert, project, { batch: 100 });
+    const result = await importLines(readLines(c.env.incoming, maxLineBytes), (spans) => store.call('import', spans), project, { batch: 500 });
     log.info({ imported: result.imported, duplicates: result.duplicates, rejected: result.rejected }, 'spans imported');
     return c.json(result);
   });
 
-  api.get('/models', (c) => c.json({ data: models(db()) }));
+  api.get('/models', async (c) => c.json({ data: await store.call('models') }));
 
-  api.get('/stats', (c) => {
+  api.get('/stats', async (c) => {
     const { sinceNs, untilNs } = parseWindow(new URL(c.req.url).searchParams, nowNs());
-    const models = modelStats(db(), sinceNs, untilNs).map((m) => ({
+    const models = (await store.call('stats', sinceNs, untilNs)).map((m) => ({
       model: m.model,
       spans: m.spans,
       errors: m.errors,

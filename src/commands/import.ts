@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { importLines, readLines } from '../api/jsonl.js';
 import type { Config } from '../config.js';
 import { openDatabase } from '../store/db.js';
+import type { Span } from '../record/span.js';
 import { spanInserter } from '../store/spans.js';
 import { UsageError } from './errors.js';
 import { progress } from './progress.js';
@@ -33,7 +34,8 @@ export async function importCommand(args: string[], config: Config): Promise<num
   db.pragma('busy_timeout = 5000');
   const seen = progress((n) => `llmtap import: ${n} lines stored…`);
   try {
-    const insert = spanInserter(db, { outbox: false });
+    const inserter = spanInserter(db, { outbox: false });
+    const insert = (spans: Span[]): number => inserter(spans).length;
     let stored = 0;
     const r = await importLines(readLines(input, config.maxBodyBytes), insert, config.projectName, {
       batch: 500,

@@ -51,7 +51,9 @@ function migrate(db: DB, path: string, readonly: boolean): void {
     db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)');
     const record = db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)');
     for (let v = current + 1; v <= SCHEMA_VERSION; v++) {
-      db.exec(MIGRATIONS[v - 1]!);
+      const step = MIGRATIONS[v - 1]!;
+      if (typeof step === 'string') db.exec(step);
+      else step(db);
       record.run(v, new Date().toISOString());
     }
   }).immediate();

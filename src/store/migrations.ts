@@ -1,5 +1,10 @@
-// The schema, as an ordered list of migrations. Never edit a released step; add the next one.
-export const MIGRATIONS: readonly string[] = [
+// The schema, as an ordered list of migrations (SQL, or a function where data must be rewritten).
+// Never edit a released step; add the next one.
+import type { Attributes } from '../record/span.js';
+import type { DB } from './db.js';
+import { searchText } from './search-text.js';
+
+export const MIGRATIONS: readonly (string | ((db: DB) => void))[] = [
   // 1: spans, kept whole (attributes and events as JSON) so each can be rebuilt exactly, plus the
   // columns the read side filters on.
   `CREATE TABLE spans (
@@ -42,30 +47,28 @@ export const MIGRATIONS: readonly string[] = [
 
   // 3: the read side. Rows are large (attributes inline), so every filter of /api/spans gets an index
   // in (filter, start_ns) order, and /api/stats a covering index: neither has to read whole rows.
-  // Full-text search (`q`) over the message texts, kept in step with `spans` by triggers so recorded
-  // and imported spans alike are searchable; contentless (only the index is stored); capped per span
-  // (the last 32 KiB of the input texts, the first 32 KiB of the output) so one huge conversation
-  // cannot stall the writer.
-  `CREATE INDEX spans_by_model ON spans(model, start_ns);
-   CREATE INDEX spans_by_status ON spans(status_code, start_ns);
-   CREATE INDEX spans_by_user ON spans(user_id, start_ns) WHERE user_id IS NOT NULL;
-   CREATE INDEX spans_for_stats ON spans(start_ns, model, status_code, end_ns, prompt_tokens, completion_tokens, total_tokens, ttft_ms);
-   CREATE VIRTUAL TABLE spans_text USING fts5(input, output, content = '', contentless_delete = 1);
-   CREATE TRIGGER spans_text_insert AFTER INSERT ON spans BEGIN
-     INSERT INTO spans_text (rowid, input, output) VALUES (new.seq, ${messageText('new.attributes', 'input', -32768)}, ${messageText('new.attributes', 'output', 1)});
-   END;
-   CREATE TRIGGER spans_text_delete AFTER DELETE ON spans BEGIN
-     DELETE FROM spans_text WHERE rowid = old.seq;
-   END;
-   INSERT INTO spans_text (rowid, input, output)
-     SELECT seq, ${messageText('attributes', 'input', -32768)}, ${messageText('attributes', 'output', 1)} FROM spans;`,
+  // Full-text search (`q`) over the message texts: contentless (only the index is stored), filled by
+  // the span inserter with searchText() (computing the text in SQL from the JSON cost twice as much
+  // per span); spans stored before this step are indexed here.
+  (db) => {
+    db.exec(`CREATE INDEX spans_by_model ON spans(model, start_ns);
+      CREATE INDEX spans_by_status ON spans(status_code, start_ns);
+      CREATE INDEX spans_by_user ON spans(user_id, start_ns) WHERE user_id IS NOT NULL;
+      CREATE INDEX spans_for_stats ON spans(start_ns, model, status_code, end_ns, prompt_tokens, completion_tokens, total_tokens, ttft_ms);
+      CREATE VIRTUAL TABLE spans_text USING fts5(input, output, content = '', contentless_delete = 1);
+      CREATE TRIGGER spans_text_delete AFTER DELETE ON spans BEGIN
+        DELETE FROM spans_text WHERE rowid = old.seq;
+      END;`);
+    const index = db.prepare('INSERT INTO spans_text (rowid, input, output) VALUES (?, ?, ?)');
+    // In pages: a connection cannot write while it iterates.
+    const page = db.prepare('SELECT seq, attributes FROM spans WHERE seq > ? ORDER BY seq LIMIT 1000');
+    for (let after = 0, rows; (rows = page.all(after) as { seq: number; attributes: string }[]).length > 0; after = rows.at(-1)!.seq) {
+      for (const { seq, attributes } of rows) {
+        const attrs = JSON.parse(attributes) as Attributes;
+        index.run(seq, searchText(attrs, 'input'), searchText(attrs, 'output'));
+      }
+    }
+  },
 ];
-
-/** SQL for the searchable text of a span's input or output messages: contents, text parts, tool call arguments. */
-function messageText(attributes: string, side: 'input' | 'output', from: number): string {
-  return `substr((SELECT group_concat(value, ' ') FROM json_each(${attributes})
-     WHERE key GLOB 'llm.${side}_messages.*'
-       AND (key GLOB '*.message.content' OR key GLOB '*.message_content.text' OR key GLOB '*.function.arguments')), ${from}, 32768)`;
-}
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -2,6 +2,7 @@
 import { SemanticConventions as SC } from '@arizeai/openinference-semantic-conventions';
 import { LLMTAP, type Attributes, type Span, type SpanEvent } from '../record/span.js';
 import type { DB } from './db.js';
+import { searchText } from './search-text.js';
 
 export interface SpanRow {
   seq: bigint;
@@ -85,11 +86,13 @@ export interface StoredSpan {
 }
 
 /**
- * Inserts spans in one transaction; a span id already stored is left as it is. With `outbox`, each new
- * span is also queued for export in the same transaction. Returns the spans that were new.
+ * Inserts spans in one transaction, with their search text; a span id already stored is left as it is.
+ * With `outbox`, each new span is also queued for export in the same transaction. Returns the spans
+ * that were new.
  */
 export function spanInserter(db: DB, opts: { outbox: boolean }): (spans: readonly Span[]) => StoredSpan[] {
   const enqueue = opts.outbox ? db.prepare('INSERT INTO export_outbox (span_seq) VALUES (?)') : undefined;
+  const index = db.prepare('INSERT INTO spans_text (rowid, input, output) VALUES (?, ?, ?)');
   const insert = db.prepare(
     `INSERT OR IGNORE INTO spans (span_id, trace_id, parent_id, trace_state, name, kind, start_ns, end_ns,
        status_code, status_message, project, session_id, user_id, model, prompt_tokens, completion_tokens,
@@ -102,6 +105,7 @@ export function spanInserter(db: DB, opts: { outbox: boolean }): (spans: readonl
       const { changes, lastInsertRowid } = insert.run(...params(span));
       if (changes === 0) continue;
       added.push({ seq: Number(lastInsertRowid), span });
+      index.run(lastInsertRowid, searchText(span.attributes, 'input'), searchText(span.attributes, 'output'));
       enqueue?.run(lastInsertRowid);
     }
     return added;

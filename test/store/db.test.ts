@@ -37,10 +37,15 @@ describe('database', () => {
     mkdirSync(dirname(path), { recursive: true });
     const old = new Database(path);
     old.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)');
-    old.exec(MIGRATIONS[0]!);
+    old.exec(MIGRATIONS[0] as string);
     old.prepare('INSERT INTO schema_migrations VALUES (1, ?)').run('then');
     const before = sampleSpan({ attributes: { 'llm.input_messages.0.message.content': 'written before the upgrade' } });
-    spanInserter(old, { outbox: false })([before]);
+    old
+      .prepare(
+        `INSERT INTO spans (span_id, trace_id, name, kind, start_ns, end_ns, status_code, status_message, project, attributes, events)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(before.spanId, before.traceId, before.name, before.kind, before.startNs, before.endNs, before.statusCode, before.statusMessage, before.project, JSON.stringify(before.attributes), JSON.stringify(before.events.map((e) => ({ name: e.name, time_ns: e.timeNs.toString(), attributes: e.attributes }))));
     old.close();
     const db = openDatabase(path);
     expect(db.prepare('SELECT max(version) AS v FROM schema_migrations').get()).toEqual({ v: SCHEMA_VERSION });

@@ -29,6 +29,17 @@ async function until(check: () => boolean, timeoutMs: number): Promise<void> {
   }
 }
 
+/** /readyz once it answers `status` (readiness is reported by the storage thread within 250 ms). */
+async function readyz(url: string, status: number): Promise<{ checks: Record<string, string> }> {
+  const end = Date.now() + 3000;
+  for (;;) {
+    const r = await rawRequest(`${url}/readyz`);
+    if (r.status === status) return JSON.parse(r.body.toString()) as { checks: Record<string, string> };
+    if (Date.now() > end) throw new Error(`/readyz stayed ${r.status}: ${r.body.toString()}`);
+    await new Promise((res) => setTimeout(res, 25));
+  }
+}
+
 describe('durability', () => {
   it('kill -9 right after a burst: every span whose response ended a flush interval before is in the file', async () => {
     const flushMs = 100;
@@ -48,23 +59,21 @@ describe('durability', () => {
 
 describe('storage failure never touches traffic', () => {
   it('a locked database: requests flow, errors are logged, /readyz says so; the spans are written once it frees up', async () => {
-    const proxy = await startLlmtap({ LLMTAP_UPSTREAM_URL: fake.url, LLMTAP_FLUSH_INTERVAL_MS: '20' });
+    const proxy = await startLlmtap({ LLMTAP_UPSTREAM_URL: fake.url, LLMTAP_FLUSH_INTERVAL_MS: '20', LLMTAP_SHUTDOWN_TIMEOUT_MS: '1000' });
     const locker = new Database(proxy.dbPath);
     try {
       locker.exec('BEGIN EXCLUSIVE');
       const results = await Promise.all(Array.from({ length: 10 }, (_, i) => rawRequest(`${proxy.baseURL}/chat/completions`, post(i % 2 === 0))));
       expect(results.every((r) => r.status === 200 && r.complete)).toBe(true);
       await until(() => proxy.logs.some((l) => l.msg === 'storage write failed: spans kept in memory and retried'), 3000);
-      const ready = await rawRequest(`${proxy.url}/readyz`);
-      expect(ready.status).toBe(503);
-      expect(JSON.parse(ready.body.toString()).checks.storage).toMatch(/locked/);
+      expect((await readyz(proxy.url, 503)).checks.storage).toMatch(/locked/);
       locker.exec('ROLLBACK');
       const ids = results.map((r) => r.headers['x-llmtap-span-id'] as string);
       await until(() => {
         const stored = new Set(readSpans(proxy.dbPath).map((s) => s.spanId));
         return ids.every((id) => stored.has(id));
       }, 10_000);
-      expect((await rawRequest(`${proxy.url}/readyz`)).status).toBe(200);
+      await readyz(proxy.url, 200);
     } finally {
       locker.close();
       await proxy.shutdown();
@@ -72,7 +81,7 @@ describe('storage failure never touches traffic', () => {
   });
 
   it('the database directory deleted: requests flow, /readyz reports it; recreated when possible, queued spans kept', async () => {
-    const proxy = await startLlmtap({ LLMTAP_UPSTREAM_URL: fake.url, LLMTAP_FLUSH_INTERVAL_MS: '20' });
+    const proxy = await startLlmtap({ LLMTAP_UPSTREAM_URL: fake.url, LLMTAP_FLUSH_INTERVAL_MS: '20', LLMTAP_SHUTDOWN_TIMEOUT_MS: '1000' });
     const dir = dirname(proxy.dbPath);
     try {
       rmSync(dir, { recursive: true });
@@ -81,7 +90,7 @@ describe('storage failure never touches traffic', () => {
       expect(r.status).toBe(200);
       expect(r.complete).toBe(true);
       await until(() => proxy.logs.some((l) => l.msg === 'storage write failed: spans kept in memory and retried'), 3000);
-      expect((await rawRequest(`${proxy.url}/readyz`)).status).toBe(503);
+      await readyz(proxy.url, 503);
       rmSync(dir);
       mkdirSync(dir);
       await until(() => {
@@ -91,7 +100,7 @@ describe('storage failure never touches traffic', () => {
           return false;
         }
       }, 10_000);
-      expect((await rawRequest(`${proxy.url}/readyz`)).status).toBe(200);
+      await readyz(proxy.url, 200);
     } finally {
       await proxy.shutdown();
     }
