@@ -12,6 +12,7 @@ import type { Logger } from './log.js';
 import { Metrics } from './metrics.js';
 import { Forwarder } from './proxy/forward.js';
 import { providers } from './record/provider.js';
+import { maskConfig } from './record/mask.js';
 import { Recorder } from './record/recorder.js';
 import { logExchange } from './request-log.js';
 import { StoreClient } from './store/client.js';
@@ -36,6 +37,7 @@ export async function start(config: Config, log: Logger): Promise<Running> {
       maxQueue: config.writeQueueMax,
       flushIntervalMs: config.flushIntervalMs,
       retentionDays: config.retentionDays,
+      assemble: { providers: providers(config.provider, config.upstreamUrl), project, captureMaxBytes: config.captureMaxBytes, mask: maskConfig(config) },
       ...(target && {
         export: {
           url: target.url.href,
@@ -62,21 +64,13 @@ export async function start(config: Config, log: Logger): Promise<Running> {
     log.info('export off: set PHOENIX_COLLECTOR_ENDPOINT (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT / OTEL_EXPORTER_OTLP_ENDPOINT) to mirror spans');
   }
   const recorder = new Recorder(
-    {
-      providers: providers(config.provider, config.upstreamUrl),
-      project,
-      captureMaxBytes: config.captureMaxBytes,
-      mask: config,
-      injectStreamUsage: config.streamUsage === 'inject',
-      recordOther: config.recordOther,
-    },
+    { captureMaxBytes: config.captureMaxBytes, injectStreamUsage: config.streamUsage === 'inject', recordOther: config.recordOther },
     store,
-    (result, span) => {
-      logExchange(log, result, span);
-      metrics.request(result, span);
+    (result) => {
+      logExchange(log, result);
+      metrics.request(result, undefined);
     },
     log,
-    metrics,
   );
   const forwarder = new Forwarder(config, recorder);
   const app = createApp({

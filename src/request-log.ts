@@ -1,6 +1,8 @@
+import { SemanticConventions as SC } from '@arizeai/openinference-semantic-conventions';
 import { msBetween } from './clock.js';
 import type { Logger } from './log.js';
 import type { ExchangeResult } from './proxy/forward.js';
+import { LLMTAP, type Span } from './record/span.js';
 
 /** What the recorder knows of an exchange once its span is built; absent for unrecorded requests. */
 export interface SpanSummary {
@@ -30,3 +32,21 @@ export function logExchange(log: Logger, r: ExchangeResult, span?: SpanSummary):
 }
 
 const round = (ms: number): number => Math.round(ms * 100) / 100;
+
+/** What a request's log line and metrics say of its span. */
+export function summarize(span: Span): SpanSummary {
+  const a = span.attributes;
+  const summary: SpanSummary = { spanId: span.spanId };
+  const model = a[SC.LLM_MODEL_NAME] ?? a[SC.EMBEDDING_MODEL_NAME];
+  if (typeof model === 'string') summary.model = model;
+  const n = (k: string): number | undefined => (typeof a[k] === 'number' ? (a[k] as number) : undefined);
+  const prompt = n(SC.LLM_TOKEN_COUNT_PROMPT);
+  const completion = n(SC.LLM_TOKEN_COUNT_COMPLETION);
+  const total = n(SC.LLM_TOKEN_COUNT_TOTAL);
+  const ttft = n(LLMTAP.TTFT_MS);
+  if (prompt !== undefined) summary.promptTokens = prompt;
+  if (completion !== undefined) summary.completionTokens = completion;
+  if (total !== undefined) summary.totalTokens = total;
+  if (ttft !== undefined) summary.ttftMs = Math.round(ttft * 100) / 100;
+  return summary;
+}

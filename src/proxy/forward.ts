@@ -36,7 +36,8 @@ export interface ExchangeResult {
   bytesIn: number;
   bytesOut: number;
   outcome: Outcome;
-  error?: Error;
+  /** What went wrong, as plain data (it travels to the storage thread). */
+  error?: { message: string; code?: string };
 }
 
 /** What an observer (the recorder) sees of one exchange. Calls happen after the bytes moved. */
@@ -298,7 +299,10 @@ class Exchange implements Dispatcher.DispatchHandler {
       outcome: this.#outcome,
     };
     if (this.#headersNs !== undefined) result.headersNs = this.#headersNs;
-    if (this.#error) result.error = this.#error;
+    if (this.#error) {
+      const code = (this.#error as { code?: unknown }).code;
+      result.error = typeof code === 'string' ? { message: this.#error.message, code } : { message: this.#error.message };
+    }
     this.onFinished();
     this.#tapWithoutBody().end(result);
   }

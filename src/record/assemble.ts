@@ -1,16 +1,16 @@
-// Builds the span of one finished exchange from what the tap captured. Runs after the response ended,
-// off the hot path.
+// Builds the span of one finished exchange from what the tap captured. Runs on the storage thread,
+// after the response ended: nothing here touches the hot path.
 import { LLMSystem, MimeType, SemanticConventions as SC } from '@arizeai/openinference-semantic-conventions';
 import type { ExchangeResult } from '../proxy/forward.js';
-import { decoded, type Capture } from './capture.js';
+import { bufferOf, decoded, type Captured } from './capture.js';
 import type { RequestContext } from './context.js';
 import { isObject, type Endpoint, type Json, type StreamOutcome } from './endpoint.js';
 import { httpFailure, transportFailure, type Failure } from './failure.js';
 import { maskAttributes, type MaskConfig } from './mask.js';
 import type { Providers } from './provider.js';
-import type { Route } from './route.js';
+import { routeFor } from './route.js';
 import { LLMTAP, put, type Attributes, type Span, type SpanEvent } from './span.js';
-import { SSEReader } from './sse.js';
+import { readStream } from './sse.js';
 
 /** The Python instrumentation's name for the first streamed token. */
 export const FIRST_TOKEN_EVENT = 'First Token Stream Event';
@@ -18,17 +18,19 @@ export const FIRST_TOKEN_EVENT = 'First Token Stream Event';
 /** Phoenix's span kind for a span without an OpenInference kind (the light spans of LLMTAP_RECORD_OTHER). */
 const OTHER_KIND = 'UNKNOWN';
 
+/** A finished exchange as the tap saw it: plain data, sent from the server thread to the storage thread. */
 export interface Exchange {
-  route: Route;
+  method: string;
+  url: string;
   ctx: RequestContext;
-  requestBody: Buffer;
+  /** The request body, up to the capture limit (`requestBytes` says how long it was). */
+  requestBody: Uint8Array;
+  requestBytes: number;
   result: ExchangeResult;
   contentType: string;
   contentEncoding?: string;
-  /** A stream read as it passed… */
-  stream?: SSEReader;
-  /** …or the response bytes, kept up to the capture limit. */
-  response?: Capture;
+  /** The response bytes, up to the capture limit (for a light span, only an error's). */
+  response?: Captured;
 }
 
 export interface AssembleOptions {
@@ -39,7 +41,8 @@ export interface AssembleOptions {
 }
 
 export function assembleSpan(x: Exchange, opts: AssembleOptions): Span {
-  const { route, ctx, result } = x;
+  const { ctx, result } = x;
+  const route = routeFor(x.method, x.url);
   const { endpoint } = route;
   const attrs: Attributes = {};
   let request: Json | undefined;
@@ -47,7 +50,7 @@ export function assembleSpan(x: Exchange, opts: AssembleOptions): Span {
     attrs[SC.OPENINFERENCE_SPAN_KIND] = endpoint.spanKind;
     attrs[SC.LLM_SYSTEM] = LLMSystem.OPENAI;
     attrs[SC.LLM_PROVIDER] = route.azure ? opts.providers.azure : opts.providers.upstream;
-    request = readRequest(endpoint, x, opts, attrs);
+    request = readRequest(endpoint, x, attrs);
     // Azure OpenAI: the deployment decides the model, whatever the body says; a response naming it wins.
     put(attrs, endpoint.modelKey, route.deployment);
   } else {
@@ -61,14 +64,12 @@ export function assembleSpan(x: Exchange, opts: AssembleOptions): Span {
   let stream: StreamOutcome = {};
   if (result.status >= 400) {
     // A transport failure (e.g. llmtap's own 504) says more than the status.
-    failure ??= httpFailure(result.status, response?.toBuffer());
-  } else if (x.stream) {
-    stream = x.stream.finish(attrs);
+    failure ??= httpFailure(result.status, response && bufferOf(response));
   } else if (endpoint && response && result.status > 0) {
-    stream = readResponse(endpoint, x.contentType, response, attrs, opts.captureMaxBytes);
+    stream = readResponse(endpoint, x.contentType, response, attrs);
   }
   if (stream.error && !failure) failure = { type: 'APIError', message: stream.error.message };
-  if (x.stream?.truncated || response?.truncated) put(attrs, LLMTAP.OUTPUT_TRUNCATED, true);
+  if (response?.truncated) put(attrs, LLMTAP.OUTPUT_TRUNCATED, true);
   if (result.status > 0) put(attrs, LLMTAP.HTTP_STATUS, result.status);
 
   put(attrs, SC.SESSION_ID, ctx.sessionId);
@@ -101,12 +102,12 @@ export function assembleSpan(x: Exchange, opts: AssembleOptions): Span {
   return span;
 }
 
-function readRequest(endpoint: Endpoint, x: Exchange, opts: AssembleOptions, attrs: Attributes): Json | undefined {
-  const body = x.requestBody;
-  if (body.length === 0) return undefined;
-  if (body.length <= opts.captureMaxBytes) {
+function readRequest(endpoint: Endpoint, x: Exchange, attrs: Attributes): Json | undefined {
+  if (x.requestBytes === 0) return undefined;
+  const text = Buffer.from(x.requestBody.buffer, x.requestBody.byteOffset, x.requestBody.byteLength).toString('utf8');
+  if (x.requestBody.length === x.requestBytes) {
     try {
-      const parsed: unknown = JSON.parse(body.toString('utf8'));
+      const parsed: unknown = JSON.parse(text);
       if (isObject(parsed)) {
         endpoint.request(parsed, attrs);
         return parsed;
@@ -115,19 +116,14 @@ function readRequest(endpoint: Endpoint, x: Exchange, opts: AssembleOptions, att
       // Not JSON: the upstream will say so; the span keeps the raw text below.
     }
   } else put(attrs, LLMTAP.INPUT_TRUNCATED, true);
-  put(attrs, SC.INPUT_VALUE, body.subarray(0, opts.captureMaxBytes).toString('utf8'));
+  put(attrs, SC.INPUT_VALUE, text);
   put(attrs, SC.INPUT_MIME_TYPE, MimeType.TEXT);
   return undefined;
 }
 
-function readResponse(endpoint: Endpoint, contentType: string, response: Capture, attrs: Attributes, limit: number): StreamOutcome {
-  const body = response.toBuffer();
-  if (contentType.startsWith('text/event-stream') && endpoint.stream) {
-    // A compressed stream, decoded whole at the end: its events share the first chunk's time.
-    const reader = new SSEReader(endpoint.stream(), limit);
-    reader.feed(body, response.times[0] ?? 0n);
-    return reader.finish(attrs);
-  }
+function readResponse(endpoint: Endpoint, contentType: string, response: Captured, attrs: Attributes): StreamOutcome {
+  if (contentType.startsWith('text/event-stream') && endpoint.stream) return readStream(response, endpoint.stream(), attrs);
+  const body = bufferOf(response);
   if (body.length === 0) return {};
   if (!response.truncated && contentType.includes('json')) {
     try {

@@ -40,7 +40,7 @@ const TIMEOUTS = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 
 
 /** Failures of the exchange itself (transport, timeouts, the client leaving). */
 export function transportFailure(r: ExchangeResult): Failure | undefined {
-  const code = (r.error as { code?: string } | undefined)?.code;
+  const code = r.error?.code;
   const detail = r.error?.message ?? 'unknown error';
   switch (r.outcome) {
     case 'upstream_failed':

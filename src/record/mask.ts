@@ -8,24 +8,28 @@ import { OI, type Attributes, type AttributeValue } from './span.js';
 
 export const REDACTED = '__REDACTED__';
 
-export type MaskConfig = Pick<
-  Config,
-  | 'hideInputs'
-  | 'hideOutputs'
-  | 'hideInputMessages'
-  | 'hideOutputMessages'
-  | 'hideInputImages'
-  | 'hideInputText'
-  | 'hideOutputText'
-  | 'hideLlmTools'
-  | 'hideInvocationParameters'
-  | 'hidePrompts'
-  | 'hideChoices'
-  | 'hideEmbeddingVectors'
-  | 'hideEmbeddingsVectors'
-  | 'hideEmbeddingsText'
-  | 'base64ImageMaxLength'
->;
+const MASK_KEYS = [
+  'hideInputs',
+  'hideOutputs',
+  'hideInputMessages',
+  'hideOutputMessages',
+  'hideInputImages',
+  'hideInputText',
+  'hideOutputText',
+  'hideLlmTools',
+  'hideInvocationParameters',
+  'hidePrompts',
+  'hideChoices',
+  'hideEmbeddingVectors',
+  'hideEmbeddingsVectors',
+  'hideEmbeddingsText',
+  'base64ImageMaxLength',
+] as const;
+
+export type MaskConfig = Pick<Config, (typeof MASK_KEYS)[number]>;
+
+/** The masking settings alone, as plain data for the storage thread. */
+export const maskConfig = (c: MaskConfig): MaskConfig => Object.fromEntries(MASK_KEYS.map((k) => [k, c[k]])) as MaskConfig;
 
 const DROP = Symbol('drop');
 type Verdict = AttributeValue | typeof DROP;

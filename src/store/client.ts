@@ -1,12 +1,12 @@
-// The server thread's side of storage: spans go to the storage thread in one message per tick, read
-// queries are calls that resolve with its answer, and /readyz reads the state it last reported. If the
-// storage thread dies, traffic goes on: the failure is logged and reported, spans wait (bounded) and
-// a new thread takes over.
+// The server thread's side of storage: finished exchanges go to the storage thread in one message per
+// tick, read queries are calls that resolve with its answer, and /readyz reads the state it last
+// reported. If the storage thread dies, traffic goes on: the failure is logged and reported, exchanges
+// wait (bounded) and a new thread takes over.
 import { pino } from 'pino';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import type { Span } from '../record/span.js';
+import type { Exchange } from '../record/assemble.js';
 import { StoreError } from './db.js';
 import type { FromStore, StoreSettings, ToStore } from './protocol.js';
 import type { SpanFilter } from './queries.js';
@@ -40,7 +40,7 @@ export class StoreClient {
   #nextId = 1;
   readonly #calls = new Map<number, Call>();
   readonly #exports = new Map<number, ExportSink>();
-  #batch: Span[] = [];
+  #batch: Exchange[] = [];
   #posting = false;
   #state: { storage: string | undefined; export: string | undefined } = { storage: undefined, export: undefined };
   #onClosed: (() => void) | undefined;
@@ -128,13 +128,13 @@ export class StoreClient {
     this.#worker!.postMessage(m);
   }
 
-  /** Queues a span for storage; the spans of one tick travel in one message. */
-  enqueue(span: Span): void {
+  /** Hands a finished exchange to the storage thread; the exchanges of one tick travel in one message. */
+  record(x: Exchange): void {
     if (this.#batch.length >= this.settings.maxQueue) {
       this.metrics.spansDropped.inc();
       return;
     }
-    this.#batch.push(span);
+    this.#batch.push(x);
     if (!this.#posting) {
       this.#posting = true;
       setImmediate(() => this.#post());
@@ -144,7 +144,7 @@ export class StoreClient {
   #post(): void {
     this.#posting = false;
     if (!this.#ready || this.#batch.length === 0) return;
-    this.#send({ t: 'spans', spans: this.#batch });
+    this.#send({ t: 'exchanges', exchanges: this.#batch });
     this.#batch = [];
   }
 

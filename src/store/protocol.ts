@@ -1,8 +1,8 @@
 // Messages between the server's thread and the storage thread (src/store/worker.ts), which owns the
-// SQLite file: every write, the export to Phoenix, retention, and the read side's queries run there, so
-// no SQLite statement ever runs on the thread that streams traffic.
+// SQLite file: building spans from what the tap captured, every write, the export to Phoenix,
+// retention and the read side's queries run there, so none of it runs on the thread that streams.
 import type { ResourceOptions } from '../export/otlp.js';
-import type { Span } from '../record/span.js';
+import type { AssembleOptions, Exchange } from '../record/assemble.js';
 import type { SpanFilter } from './queries.js';
 
 /** What the storage thread is started with (plain data: it crosses the thread boundary). */
@@ -12,6 +12,7 @@ export interface StoreSettings {
   maxQueue: number;
   flushIntervalMs: number;
   retentionDays: number;
+  assemble: AssembleOptions;
   export?: {
     url: string;
     headers: Record<string, string>;
@@ -25,7 +26,7 @@ export interface StoreSettings {
 }
 
 export type ToStore =
-  | { t: 'spans'; spans: Span[] }
+  | { t: 'exchanges'; exchanges: Exchange[] }
   | { t: 'call'; id: number; fn: string; args: unknown[] }
   | { t: 'export'; id: number; filter: SpanFilter }
   | { t: 'more'; id: number }

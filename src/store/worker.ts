@@ -1,13 +1,16 @@
-// The storage thread: owns the SQLite file. It writes the spans the server thread sends (batched, with
-// retries), exports them to Phoenix, prunes old ones, and answers the read side's queries — all away
-// from the thread that streams traffic, which never waits on a statement.
+// The storage thread: owns the SQLite file. It builds the spans of the exchanges the server thread
+// sends and writes each request's log line, stores the spans (batched, with retries), exports them to
+// Phoenix, prunes old ones, and answers the read side's queries — all away from the thread that
+// streams traffic, which never parses a response or waits on a statement.
 import { parentPort, workerData } from 'node:worker_threads';
 import { pino } from 'pino';
 import { exportChunks } from '../api/jsonl.js';
 import { Delivery } from '../export/delivery.js';
 import { OtlpEncoder } from '../export/otlp.js';
 import { Metrics } from '../metrics.js';
+import { assembleSpan, type Exchange } from '../record/assemble.js';
 import type { Span } from '../record/span.js';
+import { logExchange, summarize, type SpanSummary } from '../request-log.js';
 import { openDatabase, type DB } from './db.js';
 import type { FromStore, StoreSettings, ToStore } from './protocol.js';
 import { lastSeq, listSpans, models, modelStats, traceRows, type Position, type SpanFilter } from './queries.js';
@@ -53,6 +56,22 @@ const delivery =
   });
 delivery?.start();
 const stopRetention = startRetention(db, settings.retentionDays, log);
+
+function record(x: Exchange): void {
+  let summary: SpanSummary | undefined;
+  try {
+    const span = assembleSpan(x, settings.assemble);
+    writer.enqueue(span);
+    metrics.spansRecorded.inc();
+    summary = summarize(span);
+  } catch (err) {
+    // A bug in span assembly must never reach the traffic; it is counted and logged.
+    metrics.spanErrors.inc();
+    log.error({ err: (err as Error).message, path: x.url.split('?', 1)[0] }, 'span assembly failed');
+  }
+  logExchange(log, x.result, summary);
+  metrics.request(x.result, summary);
+}
 
 /** The read side's queries, by name (the server thread's StoreClient calls them). */
 const reads = {
@@ -112,8 +131,8 @@ async function close(deadline: number): Promise<void> {
 
 port.on('message', (m: ToStore) => {
   switch (m.t) {
-    case 'spans':
-      for (const span of m.spans) writer.enqueue(span);
+    case 'exchanges':
+      for (const x of m.exchanges) record(x);
       return;
     case 'call':
       Promise.resolve()
