@@ -2,6 +2,7 @@
 // itself, in interleaved rounds (direct, reference, llmtap, direct, …), on loopback, bounded in time.
 // Prints a table and writes bench/results/<date>.json. Never asserts timings: it measures.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { get } from 'node:http';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -40,8 +41,16 @@ interface RunStats extends LoadResult {
 
 const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** A counter's value from /metrics (a fresh connection each time: llmtap may close an idle one at any moment). */
 async function scrapeCounter(url: string, name: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
+  const text = await new Promise<string>((resolve, reject) => {
+    get(`${url}/metrics`, { agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve(body));
+    }).on('error', reject);
+  });
   return [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))].reduce((s, m) => s + Number(m[1]), 0);
 }
 
@@ -49,19 +58,19 @@ async function main(): Promise<void> {
   const tool = pickTool();
   const dataDir = mkdtempSync(join(os.tmpdir(), 'llmtap-bench-'));
   const upstream = await startHelper('upstream', here('./upstream.ts'), []);
-  const reference = await startHelper('reference', here('./reference-proxy.ts'), [upstream.url]);
   const sink = await startHelper('otlp-sink', here('./otlp-sink.ts'), []);
-  const llmtap = await startLlmtap(here('../dist/cli.js'), {
-    LLMTAP_UPSTREAM_URL: upstream.url,
-    LLMTAP_DB_PATH: join(dataDir, 'llmtap.db'),
-    PHOENIX_COLLECTOR_ENDPOINT: sink.url,
-  });
-  const procs: Proc[] = [upstream, reference, sink, llmtap];
-  const targets: Target[] = [
+  const startProxies = async (): Promise<[Proc, Proc]> => [
+    await startHelper('reference', here('./reference-proxy.ts'), [upstream.url]),
+    await startLlmtap(here('../dist/cli.js'), { LLMTAP_UPSTREAM_URL: upstream.url, LLMTAP_DB_PATH: join(dataDir, 'llmtap.db'), PHOENIX_COLLECTOR_ENDPOINT: sink.url }),
+  ];
+  let [reference, llmtap] = await startProxies();
+  const procs = (): Proc[] => [reference, llmtap, sink, upstream];
+  const targetsOf = (): Target[] => [
     { name: 'direct', url: upstream.url, pid: undefined },
     { name: 'reference', url: reference.url, pid: reference.pid },
     { name: 'llmtap', url: llmtap.url, pid: llmtap.pid },
   ];
+  let targets = targetsOf();
   const results: Record<string, unknown> = {};
   const lines: string[] = [];
   const log = (s: string): void => {
@@ -138,20 +147,26 @@ async function main(): Promise<void> {
     for (const t of targets) log(`stream TTFB c=1  ${t.name.padEnd(9)} p50 ${ttfbMed(t.name, 'p50Ms').toFixed(3)} ms  p99 ${ttfbMed(t.name, 'p99Ms').toFixed(3)} ms`);
 
     // ---- many slow streams at once: memory ---------------------------------------------------------
+    // On freshly started proxies: what the streams cost, not the heap the throughput runs left behind.
+    for (const p of [reference, llmtap]) await p.stop();
+    [reference, llmtap] = await startProxies();
+    targets = targetsOf();
     log('');
     const slow: Record<string, unknown> = {};
     for (const t of targets.filter((x) => x.pid)) {
+      const idle = rssMb(t.pid!);
       const r = await slowStreams(`${t.url}/v1/chat/completions`, SLOW_STREAMS, STREAM, { ...HEADERS, 'x-bench-tokens': String(SLOW_TOKENS), 'x-bench-delay-ms': '50' }, () =>
         rssMb(t.pid!),
       );
-      slow[t.name] = r;
-      log(`${SLOW_STREAMS} slow streams   ${t.name.padEnd(9)} peak RSS ${r.peakRssMb.toFixed(0)} MB, ${r.completed} completed, ${r.errors} errors`);
+      slow[t.name] = { ...r, idleRssMb: idle };
+      log(`${SLOW_STREAMS} slow streams   ${t.name.padEnd(9)} peak RSS ${r.peakRssMb.toFixed(0)} MB (idle ${idle.toFixed(0)} MB), ${r.completed} completed, ${r.errors} errors`);
       await pause(500);
     }
     results[`slow-streams-${SLOW_STREAMS}`] = slow;
 
     // ---- sustained: spans written per second, drops, export backlog --------------------------------
     log('');
+    await pause(1000); // the slow streams' spans are written first
     const stored0 = await scrapeCounter(llmtap.url, 'llmtap_spans_stored_total');
     const dropped0 = await scrapeCounter(llmtap.url, 'llmtap_spans_dropped_total');
     const estimate = (results['nonstream-c50'] as { llmtap: { rps: number } }).llmtap.rps;
@@ -211,7 +226,7 @@ async function main(): Promise<void> {
     );
     console.log(`\nwritten: ${file}`);
   } finally {
-    for (const p of procs.reverse()) await p.stop();
+    for (const p of procs()) await p.stop();
     rmSync(dataDir, { recursive: true, force: true });
   }
 }

@@ -1,34 +1,75 @@
 // `llmtap import FILE`: stores the spans of a Phoenix span JSONL file (llmtap's export, Phoenix's own
-// spans_to_jsonl, or the 2023 format) in the SQLite file. Idempotent on span id.
+// spans_to_jsonl, or the 2023 format) in the SQLite file, idempotent on span id — or, with
+// --to-phoenix, sends them to the configured Phoenix over OTLP (Phoenix deduplicates by span id too).
 import { createReadStream } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { importLines, readLines } from '../api/jsonl.js';
+import { importLines, readLines, type ImportResult } from '../api/jsonl.js';
 import type { Config } from '../config.js';
+import { OtlpEncoder } from '../export/otlp.js';
+import { postSpans, verdictFor, type Reply } from '../export/post.js';
+import { exportTarget, type ExportTarget } from '../export/target.js';
+import { VERSION } from '../version.js';
 import { openDatabase } from '../store/db.js';
 import type { Span } from '../record/span.js';
 import { spanInserter } from '../store/spans.js';
 import { UsageError } from './errors.js';
 import { progress } from './progress.js';
 
-export const IMPORT_USAGE = `usage: llmtap import FILE
+export const IMPORT_USAGE = `usage: llmtap import FILE [--to-phoenix]
 
 Stores the spans of a JSONL file of Phoenix span JSON (\`llmtap export\`, Phoenix's spans_to_jsonl)
 in LLMTAP_DB_PATH; spans already there (same span id) are counted as duplicates and left alone.
 Lines that are not spans are counted and reported with the reason; the others are stored anyway.
 FILE may be - for standard input. Exit code 1 when any line was rejected.
 
+  --to-phoenix  send the spans to Phoenix (PHOENIX_COLLECTOR_ENDPOINT, or any OTLP target set by the
+                OTEL_EXPORTER_OTLP_* variables) instead of storing them; they land in the project
+                PHOENIX_PROJECT_NAME
   -h, --help    show this help
 `;
 
+const ATTEMPTS = 6;
+const BATCH = 500;
+
+/** Sends one batch, retrying what may succeed later (backoff, Retry-After); throws on what never will. */
+async function send(target: ExportTarget, encoder: OtlpEncoder, spans: Span[], timeoutMs: number, attempt = 0): Promise<void> {
+  const again = async (problem: string, afterMs: number | undefined): Promise<void> => {
+    if (attempt + 1 >= ATTEMPTS) throw new Error(`sending to ${target.url.href} failed ${ATTEMPTS} times: ${problem}`);
+    await new Promise((r) => setTimeout(r, afterMs ?? 500 * 2 ** attempt));
+    return send(target, encoder, spans, timeoutMs, attempt + 1);
+  };
+  let reply: Reply;
+  try {
+    reply = await postSpans(target, encoder, spans, { timeoutMs });
+  } catch (err) {
+    return again((err as Error).message, undefined);
+  }
+  const verdict = verdictFor(reply.status);
+  if (verdict === 'delivered') return;
+  const problem = `HTTP ${reply.status}: ${reply.answer}`;
+  if (verdict === 'split' && spans.length > 1) {
+    const half = Math.ceil(spans.length / 2);
+    await send(target, encoder, spans.slice(0, half), timeoutMs);
+    return send(target, encoder, spans.slice(half), timeoutMs);
+  }
+  if (verdict === 'retry') return again(problem, reply.retryAfter);
+  throw new Error(`${target.url.href} refused the spans: ${problem}`);
+}
+
 export async function importCommand(args: string[], config: Config): Promise<number> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { help: { type: 'boolean', short: 'h' } } });
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { help: { type: 'boolean', short: 'h' }, 'to-phoenix': { type: 'boolean' } },
+  });
   if (values.help) {
     process.stdout.write(IMPORT_USAGE);
     return 0;
   }
   if (positionals.length !== 1) throw new UsageError('import takes exactly one FILE');
   const file = positionals[0]!;
-  const input = file === '-' ? process.stdin : createReadStream(file);
+  const input = (): NodeJS.ReadableStream => (file === '-' ? process.stdin : createReadStream(file));
+  if (values['to-phoenix']) return toPhoenix(input(), config);
   const db = openDatabase(config.dbPath);
   // Unlike the server's writer, this command may wait for a lock: a running server commits in short batches.
   db.pragma('busy_timeout = 5000');
@@ -37,18 +78,40 @@ export async function importCommand(args: string[], config: Config): Promise<num
     const inserter = spanInserter(db, { outbox: false });
     const insert = (spans: Span[]): number => inserter(spans).length;
     let stored = 0;
-    const r = await importLines(readLines(input, config.maxBodyBytes), insert, config.projectName, {
-      batch: 500,
+    const r = await importLines(readLines(input(), config.maxBodyBytes), insert, config.project || config.projectName, {
+      batch: BATCH,
       onProgress: (p) => {
         seen.add(p.imported + p.duplicates - stored);
         stored = p.imported + p.duplicates;
       },
     });
-    process.stderr.write(`llmtap import: ${r.imported} imported, ${r.duplicates} duplicates, ${r.rejected} rejected\n`);
-    for (const { line, reason } of r.rejections) process.stderr.write(`  line ${line}: ${reason}\n`);
-    if (r.rejected > r.rejections.length) process.stderr.write(`  … and ${r.rejected - r.rejections.length} more\n`);
-    return r.rejected > 0 ? 1 : 0;
+    return summary(r, 'imported');
   } finally {
     db.close();
   }
+}
+
+async function toPhoenix(input: NodeJS.ReadableStream, config: Config): Promise<number> {
+  const target = exportTarget(config);
+  if (!target) throw new UsageError('--to-phoenix needs PHOENIX_COLLECTOR_ENDPOINT (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT / OTEL_EXPORTER_OTLP_ENDPOINT)');
+  const encoder = new OtlpEncoder({ serviceName: config.serviceName, attributes: config.resourceAttributes, scope: { name: 'llmtap', version: VERSION } });
+  const seen = progress((n) => `llmtap import: ${n} spans sent to ${target.url.href}…`);
+  const r = await importLines(
+    readLines(input as AsyncIterable<Buffer>, config.maxBodyBytes),
+    async (spans) => {
+      await send(target, encoder, spans, config.otlpTimeoutMs);
+      seen.add(spans.length);
+      return spans.length;
+    },
+    config.project || config.projectName,
+    { batch: BATCH },
+  );
+  return summary(r, `sent to ${target.url.href}`);
+}
+
+function summary(r: ImportResult, done: string): number {
+  process.stderr.write(`llmtap import: ${r.imported} ${done}, ${r.duplicates} duplicates, ${r.rejected} rejected\n`);
+  for (const { line, reason } of r.rejections) process.stderr.write(`  line ${line}: ${reason}\n`);
+  if (r.rejected > r.rejections.length) process.stderr.write(`  … and ${r.rejected - r.rejections.length} more\n`);
+  return r.rejected > 0 ? 1 : 0;
 }

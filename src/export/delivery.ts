@@ -2,9 +2,6 @@
 // Retryable failures (408, 429, 5xx, network) back off exponentially with jitter, honouring
 // Retry-After, for as long as it takes; answers that will never succeed park their batch (413 first
 // splits it). Everything here is asynchronous I/O off the request path.
-import { promisify } from 'node:util';
-import { constants, gzip as gzipCallback } from 'node:zlib';
-import { request } from 'undici';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { Span } from '../record/span.js';
@@ -12,13 +9,11 @@ import type { DB } from '../store/db.js';
 import { Outbox } from '../store/outbox.js';
 import type { StoredSpan } from '../store/spans.js';
 import type { OtlpEncoder } from './otlp.js';
+import { postSpans, verdictFor, type Reply } from './post.js';
 import type { ExportTarget } from './target.js';
-
-const gzip = promisify(gzipCallback);
 
 const BACKOFF_BASE_MS = 500;
 const BACKOFF_MAX_MS = 30_000;
-const RETRY_AFTER_MAX_MS = 600_000;
 
 export interface DeliveryOptions {
   batchSize: number;
@@ -35,28 +30,6 @@ type Batch = StoredSpan[];
 /** Just-stored spans kept in memory so the common case never reads them back from SQLite. */
 const FRESH_MAX = 20_000;
 
-interface Reply {
-  status: number;
-  /** The start of the answer's body, for logs and park reasons. */
-  answer: string;
-  retryAfter: number | undefined;
-}
-
-/** How an export answer is handled. */
-export function verdictFor(status: number): 'delivered' | 'retry' | 'split' | 'park' {
-  if (status >= 200 && status < 300) return 'delivered';
-  if (status === 413) return 'split';
-  if (status === 408 || status === 429 || status >= 500) return 'retry';
-  return 'park';
-}
-
-/** Retry-After in ms (delta-seconds or an HTTP date), if present and sane. */
-export function retryAfterMs(header: string | string[] | undefined, now = Date.now()): number | undefined {
-  const value = Array.isArray(header) ? header[0] : header;
-  if (!value) return undefined;
-  const ms = /^\d+$/.test(value.trim()) ? Number(value) * 1000 : Date.parse(value) - now;
-  return Number.isFinite(ms) && ms >= 0 ? Math.min(ms, RETRY_AFTER_MAX_MS) : undefined;
-}
 
 export class Delivery {
   #outbox: Outbox | undefined;
@@ -172,26 +145,11 @@ export class Delivery {
     }
   }
 
-  async #post(batch: Batch): Promise<Reply> {
-    // The fastest level: most of gzip's gain on span text, at a fraction of the default level's CPU.
-    const body = await gzip(this.encoder.encode(batch.map((b) => b.span)), { level: constants.Z_BEST_SPEED });
-    const res = await request(this.target.url, {
-      method: 'POST',
-      headers: this.target.headers,
-      body,
-      signal: this.#abort.signal,
-      headersTimeout: this.opts.timeoutMs,
-      bodyTimeout: this.opts.timeoutMs,
-    });
-    const answer = (await res.body.text()).slice(0, 500);
-    return { status: res.statusCode, answer, retryAfter: retryAfterMs(res.headers['retry-after']) };
-  }
-
   async #send(batch: Batch): Promise<void> {
     const seqs = batch.map((b) => b.seq);
     let reply: Reply;
     try {
-      reply = await this.#post(batch);
+      reply = await postSpans(this.target, this.encoder, batch.map((b) => b.span), { timeoutMs: this.opts.timeoutMs, signal: this.#abort.signal });
     } catch (err) {
       if (this.#abort.signal.aborted) return;
       const reason = (err as { code?: string }).code ?? 'network';

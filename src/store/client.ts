@@ -13,6 +13,7 @@ import type { SpanFilter } from './queries.js';
 import type { Reads } from './worker.js';
 
 const RESTART_MS = 1000;
+const MESSAGE_EXCHANGES = 64;
 
 /** The storage thread: worker.js of the build, or, run from the TypeScript sources (tests), worker.ts through tsx. */
 function storageThread(settings: StoreSettings): Worker {
@@ -124,8 +125,8 @@ export class StoreClient {
     this.#exports.clear();
   }
 
-  #send(m: ToStore): void {
-    this.#worker!.postMessage(m);
+  #send(m: ToStore, transfer: ArrayBuffer[] = []): void {
+    this.#worker!.postMessage(m, transfer);
   }
 
   /** Hands a finished exchange to the storage thread; the exchanges of one tick travel in one message. */
@@ -143,8 +144,18 @@ export class StoreClient {
 
   #post(): void {
     this.#posting = false;
-    if (!this.#ready || this.#batch.length === 0) return;
-    this.#send({ t: 'exchanges', exchanges: this.#batch });
+    if (!this.#ready) return;
+    // In messages of a bounded size, so that a burst of endings is built a slice at a time.
+    for (let i = 0; i < this.#batch.length; i += MESSAGE_EXCHANGES) {
+      const exchanges = this.#batch.slice(i, i + MESSAGE_EXCHANGES);
+      // The captured bytes are handed over, not copied: each exchange owns its buffers (capture.ts).
+      const transfer: ArrayBuffer[] = [];
+      for (const x of exchanges) {
+        transfer.push(x.requestBody.buffer as ArrayBuffer);
+        if (x.response) transfer.push(x.response.bytes.buffer as ArrayBuffer);
+      }
+      this.#send({ t: 'exchanges', exchanges }, transfer);
+    }
     this.#batch = [];
   }
 

@@ -1,7 +1,7 @@
 // Delivery: nothing lost through receiver outages and restarts, retries with backoff, parking without
 // retry storms, 413 splits, a bounded backlog, and export never slowing traffic.
 import { afterEach, beforeAll, afterAll, describe, expect, it } from 'vitest';
-import { verdictFor, retryAfterMs } from '../../src/export/delivery.js';
+import { retryAfterMs, verdictFor } from '../../src/export/post.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
 import { chatBody, rawRequest } from '../support/http.js';
 import { runCli, spawnLlmtap, startLlmtap, tempDbPath, type InProcess } from '../support/llmtap.js';
