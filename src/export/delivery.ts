@@ -23,6 +23,8 @@ export interface DeliveryOptions {
   timeoutMs: number;
   log: Logger;
   metrics: Metrics;
+  /** While this says storage is behind, export waits: spans are safe in the outbox, and the CPU goes to storing them. */
+  storageBehind: () => boolean;
 }
 
 type Batch = StoredSpan[];
@@ -124,6 +126,7 @@ export class Delivery {
 
   #pump(): void {
     if (this.#abort.signal.aborted) return; // shut down
+    if (this.opts.storageBehind()) return; // the next tick tries again
     while (this.#inFlight < this.opts.concurrency && Date.now() >= this.#retryAt) {
       let batch: Batch;
       try {

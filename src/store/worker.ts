@@ -42,6 +42,9 @@ try {
 }
 const db = (): DB => writer.db;
 
+/** Queued spans past which storage counts as behind, and export waits for it. */
+const STORAGE_BEHIND = 2000;
+
 const x = settings.export;
 const delivery =
   x &&
@@ -53,6 +56,7 @@ const delivery =
     timeoutMs: x.timeoutMs,
     log,
     metrics,
+    storageBehind: () => writer.queued > STORAGE_BEHIND,
   });
 delivery?.start();
 const stopRetention = startRetention(db, settings.retentionDays, log);

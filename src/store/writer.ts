@@ -1,6 +1,11 @@
 // Spans reach SQLite off the request path: queued in memory (bounded), written in batches, one
 // transaction each. A batch that fails stays queued and is retried with backoff, so a locked or
 // vanished database costs no span until the queue bound is reached.
+//
+// A flush writes all that is queued in one transaction (up to BATCH spans): span and trace ids are
+// random, so each index insert dirties a random page, and a commit writes each dirty page once — the
+// more spans per commit, the cheaper each (on a 100k-span file: 90 µs per span at 500 per commit, 43 at
+// 6,000). A writer that falls behind thus catches up with bigger, cheaper batches.
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { Span } from '../record/span.js';
@@ -19,7 +24,7 @@ export interface WriterOptions {
   onStored?: (stored: StoredSpan[]) => void;
 }
 
-const BATCH = 500;
+const BATCH = 5000;
 const MAX_BACKOFF_MS = 5000;
 
 export class SpanWriter {
@@ -44,13 +49,14 @@ export class SpanWriter {
     opts.metrics.watch({ writeQueue: () => this.#queue.length });
   }
 
+  /** Spans waiting to be written. */
+  get queued(): number {
+    return this.#queue.length;
+  }
+
   /** The current connection (it changes when the file had to be reopened). */
   get db(): DB {
     return this.#db;
-  }
-
-  get queued(): number {
-    return this.#queue.length;
   }
 
   enqueue(span: Span): void {
