@@ -41,6 +41,15 @@ interface RunStats extends LoadResult {
 
 const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** Waits until llmtap has stored and exported everything (at most a minute). */
+async function settled(url: string): Promise<void> {
+  for (let i = 0; i < 600; i++) {
+    const queued = (await scrapeCounter(url, 'llmtap_write_queue_spans')) + (await scrapeCounter(url, 'llmtap_export_backlog_spans'));
+    if (queued === 0) return;
+    await pause(100);
+  }
+}
+
 /** A counter's value from /metrics (a fresh connection each time: llmtap may close an idle one at any moment). */
 async function scrapeCounter(url: string, name: string): Promise<number> {
   const text = await new Promise<string>((resolve, reject) => {
@@ -97,6 +106,8 @@ async function main(): Promise<void> {
         for (const t of targets) {
           const before = t.pid ? cpuMs(t.pid) : 0;
           const r = await httpLoad(tool, `${t.url}/v1/chat/completions`, { connections: s.connections, durationS: RUN_S, body: s.body, headers: s.headers });
+          // llmtap stores and exports after the responses: its CPU counts until that work is done too.
+          if (t.name === 'llmtap') await settled(t.url);
           const cpu = t.pid ? ((cpuMs(t.pid) - before) * 1000) / Math.max(1, r.requests) : undefined;
           runs[t.name]!.push({ ...r, cpuUsPerRequest: cpu });
           await pause(300);
@@ -166,8 +177,7 @@ async function main(): Promise<void> {
 
     // ---- sustained: spans written per second, drops, export backlog --------------------------------
     log('');
-    // The slow streams' spans are written first.
-    for (let i = 0; i < 100 && (await scrapeCounter(llmtap.url, 'llmtap_write_queue_spans')) > 0; i++) await pause(100);
+    await settled(llmtap.url); // the slow streams' spans are written first
     const stored0 = await scrapeCounter(llmtap.url, 'llmtap_spans_stored_total');
     const dropped0 = await scrapeCounter(llmtap.url, 'llmtap_spans_dropped_total');
     // In runs of 10 s (5 s quick) until the spans are there: recording and export share the CPU with the load.
