@@ -79,7 +79,7 @@ function fill() {
     db.close();
     return console.log(`database: ${DB} already holds ${have} spans`);
   }
-  const insert = spanInserter(db);
+  const insert = spanInserter(db, { outbox: false });
   const nowNs = BigInt(Date.now()) * 1_000_000n;
   const t0 = performance.now();
   for (let i = have; i < N; i += 5000) {
