@@ -2,35 +2,26 @@
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { routeOf } from '../src/metrics.js';
-import { startFakeOpenAI, type FakeOpenAI } from './support/fake-openai.js';
 import { chatBody, rawRequest } from './support/http.js';
-import { startLlmtap, type InProcess } from './support/llmtap.js';
+import { fakeAndLlmtap, startLlmtap } from './support/llmtap.js';
 import { startOtlpReceiver, type OtlpReceiver } from './support/otlp-receiver.js';
 import { scrape } from './support/prometheus.js';
 
-let fake: FakeOpenAI;
 let receiver: OtlpReceiver;
-let proxy: InProcess;
 
 beforeAll(async () => {
-  fake = await startFakeOpenAI();
   receiver = await startOtlpReceiver();
-  proxy = await startLlmtap({
-    LLMTAP_UPSTREAM_URL: fake.url,
-    LLMTAP_LOG_LEVEL: 'silent',
-    LLMTAP_FLUSH_INTERVAL_MS: '10',
-    LLMTAP_EXPORT_INTERVAL_MS: '50',
-    PHOENIX_COLLECTOR_ENDPOINT: receiver.url,
-  });
 });
-afterAll(async () => {
-  await proxy.shutdown();
-  await receiver.stop();
-  await fake.close();
-});
+afterAll(() => receiver.stop());
+const servers = fakeAndLlmtap(() => ({
+  LLMTAP_LOG_LEVEL: 'silent',
+  LLMTAP_FLUSH_INTERVAL_MS: '10',
+  LLMTAP_EXPORT_INTERVAL_MS: '50',
+  PHOENIX_COLLECTOR_ENDPOINT: receiver.url,
+}));
 
 const chat = (extra: Record<string, unknown> = {}, headers: Record<string, string> = {}) =>
-  rawRequest(`${proxy.baseURL}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: chatBody(extra) });
+  rawRequest(`${servers.proxy.baseURL}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: chatBody(extra) });
 
 async function eventually(check: () => Promise<boolean>): Promise<void> {
   for (let i = 0; i < 200 && !(await check()); i++) await new Promise((r) => setTimeout(r, 25));
@@ -38,15 +29,15 @@ async function eventually(check: () => Promise<boolean>): Promise<void> {
 
 describe('/metrics', () => {
   it('counts requests, durations, TTFT, tokens, spans and export', async () => {
-    const before = await scrape(proxy.url);
+    const before = await scrape(servers.proxy.url);
     const model = 'gpt-4o-mini-2024-07-18';
     await chat();
     await chat({ stream: true, stream_options: { include_usage: true } });
     await chat({}, { 'x-fake-behavior': 'error-429' });
-    await rawRequest(`${proxy.baseURL}/models`);
-    await rawRequest(`${proxy.baseURL}/files/file-abc123/content`);
-    await eventually(async () => (await scrape(proxy.url)).value('llmtap_export_spans_sent_total') >= before.value('llmtap_export_spans_sent_total') + 3);
-    const after = await scrape(proxy.url);
+    await rawRequest(`${servers.proxy.baseURL}/models`);
+    await rawRequest(`${servers.proxy.baseURL}/files/file-abc123/content`);
+    await eventually(async () => (await scrape(servers.proxy.url)).value('llmtap_export_spans_sent_total') >= before.value('llmtap_export_spans_sent_total') + 3);
+    const after = await scrape(servers.proxy.url);
     const delta = (name: string, labels?: Record<string, string>) => after.value(name, labels) - before.value(name, labels);
     const observed = (name: string, labels?: Record<string, string>) => after.count(name, labels) - before.count(name, labels);
 
@@ -67,7 +58,7 @@ describe('/metrics', () => {
   });
 
   it('counts storage errors and dropped spans while the database is locked', async () => {
-    const small = await startLlmtap({ LLMTAP_UPSTREAM_URL: fake.url, LLMTAP_LOG_LEVEL: 'silent', LLMTAP_FLUSH_INTERVAL_MS: '10', LLMTAP_WRITE_QUEUE_MAX: '2' });
+    const small = await startLlmtap({ LLMTAP_UPSTREAM_URL: servers.fake.url, LLMTAP_LOG_LEVEL: 'silent', LLMTAP_FLUSH_INTERVAL_MS: '10', LLMTAP_WRITE_QUEUE_MAX: '2' });
     const locker = new Database(small.dbPath);
     try {
       locker.exec('BEGIN EXCLUSIVE');

@@ -1,38 +1,28 @@
 // /api over real sockets: spans recorded through the proxy (fake upstream), then listed, filtered,
 // paginated, read whole, grouped by trace, and summed up.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { toPhoenixLine } from '../../src/api/phoenix-json.js';
 import { getJson, postJsonl, type ErrorAnswer, type PhoenixSpan, type SpanList } from '../support/api.js';
-import { startFakeOpenAI, servedModel, type FakeOpenAI } from '../support/fake-openai.js';
+import { servedModel } from '../support/fake-openai.js';
 import { chatBody, rawRequest } from '../support/http.js';
-import { startLlmtap, type InProcess } from '../support/llmtap.js';
+import { fakeAndLlmtap } from '../support/llmtap.js';
 import { sampleSpan, waitForSpan } from '../support/spans.js';
 
-let fake: FakeOpenAI;
-let llmtap: InProcess;
-
-beforeAll(async () => {
-  fake = await startFakeOpenAI();
-  llmtap = await startLlmtap({ LLMTAP_UPSTREAM_URL: fake.url, LLMTAP_FLUSH_INTERVAL_MS: '10' });
-});
-afterAll(async () => {
-  await llmtap.shutdown();
-  await fake.close();
-});
+const servers = fakeAndLlmtap({ LLMTAP_FLUSH_INTERVAL_MS: '10' });
 
 /** Sends one chat completion through the proxy and waits until its span is stored; returns the span id. */
 async function call(body: Record<string, unknown> = {}, headers: Record<string, string> = {}): Promise<string> {
-  const r = await rawRequest(`${llmtap.baseURL}/chat/completions`, {
+  const r = await rawRequest(`${servers.proxy.baseURL}/chat/completions`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: 'Bearer sk-test', ...headers },
     body: chatBody(body),
   });
   const id = r.headers['x-llmtap-span-id'] as string;
-  await waitForSpan(llmtap.dbPath, id);
+  await waitForSpan(servers.proxy.dbPath, id);
   return id;
 }
 
-const list = (query = ''): Promise<{ status: number; body: SpanList }> => getJson<SpanList>(`${llmtap.url}/api/spans${query ? `?${query}` : ''}`);
+const list = (query = ''): Promise<{ status: number; body: SpanList }> => getJson<SpanList>(`${servers.proxy.url}/api/spans${query ? `?${query}` : ''}`);
 
 describe('GET /api/spans', () => {
   it('lists spans newest first with ids, times, model, tokens and previews of the last input message and of the output', async () => {
@@ -112,7 +102,7 @@ describe('GET /api/spans', () => {
       return toPhoenixLine(sampleSpan({ spanId, traceId: 'ef'.repeat(16), startNs: ns, endNs: ns + 5_000_000n, events: [] }));
     };
     const lines = [at('1000000000000001', '2001-01-01T10:00:00Z'), at('1000000000000002', '2001-01-01T11:00:00Z'), at('1000000000000003', '2001-01-01T12:00:00Z')];
-    expect((await postJsonl(`${llmtap.url}/api/spans/import`, lines.join('\n'))).status).toBe(200);
+    expect((await postJsonl(`${servers.proxy.url}/api/spans/import`, lines.join('\n'))).status).toBe(200);
     const ids = async (query: string): Promise<string[]> => (await list(`trace_id=${'ef'.repeat(16)}&${query}`)).body.data.map((s) => s.span_id);
     expect(await ids('since=2001-01-01T11:00:00Z')).toEqual(['1000000000000003', '1000000000000002']);
     expect(await ids('until=2001-01-01T11:00:00Z')).toEqual(['1000000000000001']);
@@ -157,7 +147,7 @@ describe('GET /api/spans', () => {
       ['format=jsonl&limit=5', /limit and cursor do not apply/],
     ];
     for (const [query, message] of bad) {
-      const r = await getJson<ErrorAnswer>(`${llmtap.url}/api/spans?${query}`);
+      const r = await getJson<ErrorAnswer>(`${servers.proxy.url}/api/spans?${query}`);
       expect(r.status, query).toBe(400);
       expect(r.headers['content-type']).toMatch(/application\/json/);
       expect(r.body.error.message, query).toMatch(message);
@@ -170,25 +160,25 @@ describe('GET /api/spans/{span_id} and /api/traces/{trace_id}', () => {
     const trace = '12'.repeat(16);
     const parent = await call({}, { traceparent: `00-${trace}-${'34'.repeat(8)}-01`, 'x-llmtap-metadata': '{"team":"search"}' });
     const child = await call({ stream: true }, { traceparent: `00-${trace}-${parent}-01` });
-    const { status, body } = await getJson<PhoenixSpan>(`${llmtap.url}/api/spans/${child}`);
+    const { status, body } = await getJson<PhoenixSpan>(`${servers.proxy.url}/api/spans/${child}`);
     expect(status).toBe(200);
     expect(Object.keys(body)).toEqual(['name', 'context', 'span_kind', 'parent_id', 'start_time', 'end_time', 'status_code', 'status_message', 'attributes', 'events', 'conversation']);
     expect(body.context).toEqual({ trace_id: trace, span_id: child });
     expect(body.parent_id).toBe(parent);
     expect(body.events.map((e) => e.name)).toEqual(['First Token Stream Event']);
-    const trace_ = await getJson<{ data: PhoenixSpan[] }>(`${llmtap.url}/api/traces/${trace}`);
+    const trace_ = await getJson<{ data: PhoenixSpan[] }>(`${servers.proxy.url}/api/traces/${trace}`);
     expect(trace_.status).toBe(200);
     expect(trace_.body.data.map((s) => s.context.span_id)).toEqual([parent, child]);
     expect(trace_.body.data[0]!.attributes.metadata).toEqual({ team: 'search' });
   });
 
   it('404 for an unknown id, 400 for a malformed one, 404 JSON for an unknown API path', async () => {
-    expect((await getJson<ErrorAnswer>(`${llmtap.url}/api/spans/${'0'.repeat(15)}1`)).status).toBe(404);
-    expect((await getJson<ErrorAnswer>(`${llmtap.url}/api/traces/${'0'.repeat(31)}1`)).status).toBe(404);
-    const bad = await getJson<ErrorAnswer>(`${llmtap.url}/api/spans/not-an-id`);
+    expect((await getJson<ErrorAnswer>(`${servers.proxy.url}/api/spans/${'0'.repeat(15)}1`)).status).toBe(404);
+    expect((await getJson<ErrorAnswer>(`${servers.proxy.url}/api/traces/${'0'.repeat(31)}1`)).status).toBe(404);
+    const bad = await getJson<ErrorAnswer>(`${servers.proxy.url}/api/spans/not-an-id`);
     expect(bad.status).toBe(400);
     expect(bad.body.error.message).toMatch(/span_id must be a hex id/);
-    const none = await getJson<ErrorAnswer>(`${llmtap.url}/api/nothing`);
+    const none = await getJson<ErrorAnswer>(`${servers.proxy.url}/api/nothing`);
     expect(none.status).toBe(404);
     expect(none.body.error.message).toMatch(/no route for GET \/api\/nothing/);
   });
@@ -196,7 +186,7 @@ describe('GET /api/spans/{span_id} and /api/traces/{trace_id}', () => {
 
 describe('GET /api/models', () => {
   it('names every model the stored spans carry, in order', async () => {
-    const { status, body } = await getJson<{ data: string[] }>(`${llmtap.url}/api/models`);
+    const { status, body } = await getJson<{ data: string[] }>(`${servers.proxy.url}/api/models`);
     expect(status).toBe(200);
     expect(body.data).toEqual([...new Set(body.data)].sort());
     expect(body.data).toEqual(expect.arrayContaining([servedModel('gpt-4o-mini'), servedModel('gpt-4o'), servedModel('gpt-4.1-nano')]));
@@ -219,9 +209,9 @@ describe('GET /api/stats', () => {
         }),
       );
     const lines = [...Array.from({ length: 10 }, (_, i) => span(i, 'model-a', (i + 1) * 100, i === 0 ? 'ERROR' : 'OK')), span(10, 'model-b', 50, 'OK')];
-    await postJsonl(`${llmtap.url}/api/spans/import`, lines.join('\n'));
+    await postJsonl(`${servers.proxy.url}/api/spans/import`, lines.join('\n'));
     const { status, body } = await getJson<{ since: string; until: string; models: Record<string, unknown>[] }>(
-      `${llmtap.url}/api/stats?since=2002-03-04T00:00:00Z&until=2002-03-05T00:00:00Z`,
+      `${servers.proxy.url}/api/stats?since=2002-03-04T00:00:00Z&until=2002-03-05T00:00:00Z`,
     );
     expect(status).toBe(200);
     expect(body.since).toBe('2002-03-04T00:00:00.000Z');
@@ -237,7 +227,7 @@ describe('GET /api/stats', () => {
       },
       { model: 'model-b', spans: 1, errors: 0, error_rate: 0, tokens: { prompt: 10, completion: 5, total: 15 }, duration_ms: { p50: 50, p90: 50, p99: 50 }, ttft_ms: { p50: 5, p90: 5, p99: 5 } },
     ]);
-    const bad = await getJson<ErrorAnswer>(`${llmtap.url}/api/stats?since=2002-03-05T00:00:00Z&until=2002-03-04T00:00:00Z`);
+    const bad = await getJson<ErrorAnswer>(`${servers.proxy.url}/api/stats?since=2002-03-05T00:00:00Z&until=2002-03-04T00:00:00Z`);
     expect(bad.status).toBe(400);
     expect(bad.body.error.message).toBe('since must be before until');
   });

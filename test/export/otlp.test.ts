@@ -3,34 +3,25 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Span } from '../../src/record/span.js';
 import { VERSION } from '../../src/version.js';
-import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
 import { chatBody, rawRequest } from '../support/http.js';
-import { startLlmtap, type InProcess } from '../support/llmtap.js';
+import { fakeAndLlmtap } from '../support/llmtap.js';
 import { plain, startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../support/otlp-receiver.js';
 import { waitForSpan } from '../support/spans.js';
 
-let fake: FakeOpenAI;
 let receiver: OtlpReceiver;
-let proxy: InProcess;
 
 beforeAll(async () => {
-  fake = await startFakeOpenAI();
   receiver = await startOtlpReceiver();
-  proxy = await startLlmtap({
-    LLMTAP_UPSTREAM_URL: fake.url,
-    LLMTAP_FLUSH_INTERVAL_MS: '10',
-    LLMTAP_EXPORT_INTERVAL_MS: '300',
-    PHOENIX_COLLECTOR_ENDPOINT: receiver.url,
-    PHOENIX_API_KEY: 'px-secret-key',
-    PHOENIX_CLIENT_HEADERS: 'x-extra=a%20b',
-    OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment=test,team=ml',
-  });
 });
-afterAll(async () => {
-  await proxy.shutdown();
-  await receiver.stop();
-  await fake.close();
-});
+afterAll(() => receiver.stop());
+const servers = fakeAndLlmtap(() => ({
+  LLMTAP_FLUSH_INTERVAL_MS: '10',
+  LLMTAP_EXPORT_INTERVAL_MS: '300',
+  PHOENIX_COLLECTOR_ENDPOINT: receiver.url,
+  PHOENIX_API_KEY: 'px-secret-key',
+  PHOENIX_CLIENT_HEADERS: 'x-extra=a%20b',
+  OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment=test,team=ml',
+}));
 
 async function received(spanIds: string[], timeoutMs = 5000): Promise<ReceivedSpan[]> {
   const until = Date.now() + timeoutMs;
@@ -64,7 +55,7 @@ describe('OTLP export', () => {
   it('delivers each span exactly as stored, one resource per project, gzip protobuf with the configured headers', async () => {
     const [stream, failed, other] = await Promise.all([
       rawRequest(
-        `${proxy.baseURL}/chat/completions`,
+        `${servers.proxy.baseURL}/chat/completions`,
         post(
           {
             traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
@@ -76,12 +67,12 @@ describe('OTLP export', () => {
           chatBody({ stream: true, stream_options: { include_usage: true } }),
         ),
       ),
-      rawRequest(`${proxy.baseURL}/chat/completions`, post({ 'x-fake-behavior': 'error-429' }, chatBody())),
-      rawRequest(`${proxy.baseURL}/chat/completions`, post({ 'x-llmtap-project': 'checkout' }, chatBody())),
+      rawRequest(`${servers.proxy.baseURL}/chat/completions`, post({ 'x-fake-behavior': 'error-429' }, chatBody())),
+      rawRequest(`${servers.proxy.baseURL}/chat/completions`, post({ 'x-llmtap-project': 'checkout' }, chatBody())),
     ]);
     const ids = [stream, failed, other].map((r) => r.headers['x-llmtap-span-id'] as string);
     const got = await received(ids);
-    const stored = await Promise.all(ids.map((id) => waitForSpan(proxy.dbPath, id)));
+    const stored = await Promise.all(ids.map((id) => waitForSpan(servers.proxy.dbPath, id)));
     got.forEach((g, i) => expectSameSpan(g, stored[i]!));
 
     // Attribute types as OTLP carries them.
@@ -121,19 +112,19 @@ describe('OTLP export', () => {
 
   it('a long chat keeps every attribute (no 128-attribute SDK limit)', async () => {
     const messages = Array.from({ length: 120 }, (_, i) => ({ role: i % 2 ? 'assistant' : 'user', content: `message ${i}` }));
-    const r = await rawRequest(`${proxy.baseURL}/chat/completions`, post({}, JSON.stringify({ model: 'gpt-4o-mini', messages })));
+    const r = await rawRequest(`${servers.proxy.baseURL}/chat/completions`, post({}, JSON.stringify({ model: 'gpt-4o-mini', messages })));
     const id = r.headers['x-llmtap-span-id'] as string;
     const [got] = await received([id]);
-    const stored = await waitForSpan(proxy.dbPath, id);
+    const stored = await waitForSpan(servers.proxy.dbPath, id);
     expect(Object.keys(stored.attributes).length).toBeGreaterThan(240);
     expect(Object.keys(got!.attributes).length).toBe(Object.keys(stored.attributes).length);
     expect(got!.attributes['llm.input_messages.119.message.content']).toEqual({ type: 'string', value: 'message 119' });
   });
 
   it('says where it exports at start-up, and the API key never reaches the logs', () => {
-    const started = proxy.logs.find((l) => l.msg === 'exporting spans over OTLP')!;
+    const started = servers.proxy.logs.find((l) => l.msg === 'exporting spans over OTLP')!;
     expect(started.target).toEqual({ url: `${receiver.url}/v1/traces`, headers: expect.arrayContaining(['authorization', 'x-extra']) as unknown });
-    expect(proxy.logs.length).toBeGreaterThan(3);
-    expect(JSON.stringify(proxy.logs)).not.toContain('px-secret-key');
+    expect(servers.proxy.logs.length).toBeGreaterThan(3);
+    expect(JSON.stringify(servers.proxy.logs)).not.toContain('px-secret-key');
   });
 });

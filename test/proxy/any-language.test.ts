@@ -3,12 +3,12 @@
 import { execFile, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Span } from '../../src/record/span.js';
 import { ROOT } from '../support/deploy-files.js';
-import { REPLY, startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
+import { REPLY } from '../support/fake-openai.js';
 import { chatBody } from '../support/http.js';
-import { startLlmtap, type InProcess } from '../support/llmtap.js';
+import { fakeAndLlmtap } from '../support/llmtap.js';
 import { waitForSpan } from '../support/spans.js';
 
 const run = promisify(execFile);
@@ -22,18 +22,11 @@ function requireProgram(program: string, debianPackage: string): void {
   }
 }
 
-let fake: FakeOpenAI;
-let proxy: InProcess;
-beforeAll(async () => {
+beforeAll(() => {
   requireProgram('curl', 'curl');
   requireProgram('python3', 'python3');
-  fake = await startFakeOpenAI();
-  proxy = await startLlmtap({ LLMTAP_UPSTREAM_URL: fake.url, LLMTAP_LOG_LEVEL: 'silent', LLMTAP_FLUSH_INTERVAL_MS: '10' });
 });
-afterAll(async () => {
-  await proxy?.shutdown();
-  await fake?.close();
-});
+const servers = fakeAndLlmtap({ LLMTAP_LOG_LEVEL: 'silent', LLMTAP_FLUSH_INTERVAL_MS: '10' });
 
 /** The text a client assembles from the SSE `data:` lines it received. */
 const assembled = (sse: string): string =>
@@ -59,7 +52,7 @@ describe('any language', () => {
   it('curl -N: a streamed chat completion arrives whole and is recorded as a complete span', async () => {
     const { stdout } = await run(
       'curl',
-      ['-sS', '-N', '-i', '--max-time', '20', `${proxy.baseURL}/chat/completions`, '-H', `Authorization: Bearer ${KEY}`, '-H', 'content-type: application/json', '-d', chatBody({ stream: true })],
+      ['-sS', '-N', '-i', '--max-time', '20', `${servers.proxy.baseURL}/chat/completions`, '-H', `Authorization: Bearer ${KEY}`, '-H', 'content-type: application/json', '-d', chatBody({ stream: true })],
       { timeout: 30_000 },
     );
     const [head, body] = stdout.split('\r\n\r\n', 2) as [string, string];
@@ -68,25 +61,25 @@ describe('any language', () => {
     expect(assembled(body)).toBe(REPLY);
     const spanId = /^x-llmtap-span-id: (\w+)/im.exec(head)?.[1];
     expect(spanId).toBeDefined();
-    expectComplete(await waitForSpan(proxy.dbPath, spanId!));
-    expect(fake.requests.at(-1)!.headers['user-agent']).toMatch(/^curl\//);
+    expectComplete(await waitForSpan(servers.proxy.dbPath, spanId!));
+    expect(servers.fake.requests.at(-1)!.headers['user-agent']).toMatch(/^curl\//);
   });
 
   it('Python, standard library only (urllib, SSE read line by line): recorded as a complete span with token counts', async () => {
     // -I -S: isolated, and no site-packages at all, so nothing beyond the standard library can be imported.
     const { stdout, stderr } = await run('python3', ['-I', '-S', join(ROOT, 'examples', 'chat_stream.py')], {
-      env: { PATH: process.env.PATH, OPENAI_BASE_URL: proxy.baseURL, OPENAI_API_KEY: KEY },
+      env: { PATH: process.env.PATH, OPENAI_BASE_URL: servers.proxy.baseURL, OPENAI_API_KEY: KEY },
       timeout: 30_000,
     });
     expect(stdout).toBe(`${REPLY}\n`);
     const ids = /llmtap recorded trace (\w+) span (\w+)/.exec(stderr);
     expect(ids, stderr).not.toBeNull();
-    const span = await waitForSpan(proxy.dbPath, ids![2]!);
+    const span = await waitForSpan(servers.proxy.dbPath, ids![2]!);
     expectComplete(span);
     expect(span.traceId).toBe(ids![1]);
     expect(span.attributes['llm.token_count.total']).toBeGreaterThan(0); // the script asks for usage on its stream
-    expect(fake.requests.at(-1)!.headers['user-agent']).toMatch(/^Python-urllib\//);
-    expect(fake.requests.at(-1)!.headers.authorization).toBe(`Bearer ${KEY}`);
+    expect(servers.fake.requests.at(-1)!.headers['user-agent']).toMatch(/^Python-urllib\//);
+    expect(servers.fake.requests.at(-1)!.headers.authorization).toBe(`Bearer ${KEY}`);
   });
 
   it('the Python client says clearly when llmtap cannot be reached', async () => {

@@ -1,27 +1,15 @@
 // Upstream failures become OpenAI-shaped answers (before headers) or a cut stream (after), and the
 // proxy keeps serving.
 import { createServer } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
+import { describe, expect, it } from 'vitest';
 import { chatBody, rawRequest } from '../support/http.js';
-import { startLlmtap, type InProcess } from '../support/llmtap.js';
+import { fakeAndLlmtap, startLlmtap } from '../support/llmtap.js';
 
-let fake: FakeOpenAI;
-let proxy: InProcess;
-
-beforeAll(async () => {
-  fake = await startFakeOpenAI();
-  proxy = await startLlmtap({
-    LLMTAP_UPSTREAM_URL: fake.url,
-    LLMTAP_LOG_LEVEL: 'silent',
-    LLMTAP_HEADERS_TIMEOUT_MS: '300',
-    LLMTAP_BODY_TIMEOUT_MS: '300',
-    LLMTAP_MAX_BODY_BYTES: '2048',
-  });
-});
-afterAll(async () => {
-  await proxy.shutdown();
-  await fake.close();
+const servers = fakeAndLlmtap({
+  LLMTAP_LOG_LEVEL: 'silent',
+  LLMTAP_HEADERS_TIMEOUT_MS: '300',
+  LLMTAP_BODY_TIMEOUT_MS: '300',
+  LLMTAP_MAX_BODY_BYTES: '2048',
 });
 
 const post = (behavior: string, body = chatBody({ stream: true })) => ({
@@ -38,8 +26,8 @@ function expectOpenAIError(body: Buffer, code: string): void {
 }
 
 async function stillHealthy(): Promise<void> {
-  expect((await rawRequest(`${proxy.url}/healthz`)).status).toBe(200);
-  const ok = await rawRequest(`${proxy.baseURL}/chat/completions`, post(''));
+  expect((await rawRequest(`${servers.proxy.url}/healthz`)).status).toBe(200);
+  const ok = await rawRequest(`${servers.proxy.baseURL}/chat/completions`, post(''));
   expect(ok.status).toBe(200);
   expect(ok.complete).toBe(true);
 }
@@ -66,7 +54,7 @@ describe('upstream failures', () => {
 
   it('stalled upstream → 504 after the headers timeout', async () => {
     const t0 = performance.now();
-    const r = await rawRequest(`${proxy.baseURL}/chat/completions`, post('stall'));
+    const r = await rawRequest(`${servers.proxy.baseURL}/chat/completions`, post('stall'));
     const took = performance.now() - t0;
     expect(r.status).toBe(504);
     expectOpenAIError(r.body, 'upstream_timeout');
@@ -76,14 +64,14 @@ describe('upstream failures', () => {
   });
 
   it('upstream silent mid-body → the client stream is cut after the body timeout', async () => {
-    const r = await rawRequest(`${proxy.baseURL}/chat/completions`, post('stall-body'));
+    const r = await rawRequest(`${servers.proxy.baseURL}/chat/completions`, post('stall-body'));
     expect(r.status).toBe(200);
     expect(r.complete).toBe(false);
     await stillHealthy();
   });
 
   it('reset mid-stream → the client stream ends broken, the proxy stays healthy', async () => {
-    const r = await rawRequest(`${proxy.baseURL}/chat/completions`, post('reset-mid-stream'));
+    const r = await rawRequest(`${servers.proxy.baseURL}/chat/completions`, post('reset-mid-stream'));
     expect(r.status).toBe(200);
     expect(r.complete).toBe(false);
     expect(r.body.toString()).toContain('data: {');
@@ -92,8 +80,8 @@ describe('upstream failures', () => {
   });
 
   it('upstream 500 passes through as is', async () => {
-    const direct = await rawRequest(`${fake.url}/v1/chat/completions`, post('error-500'));
-    const r = await rawRequest(`${proxy.baseURL}/chat/completions`, post('error-500'));
+    const direct = await rawRequest(`${servers.fake.url}/v1/chat/completions`, post('error-500'));
+    const r = await rawRequest(`${servers.proxy.baseURL}/chat/completions`, post('error-500'));
     expect(r.status).toBe(500);
     expect(r.body.equals(direct.body)).toBe(true);
   });
@@ -101,42 +89,42 @@ describe('upstream failures', () => {
 
 describe('request body limit', () => {
   it('declared oversize body → 413 without contacting the upstream', async () => {
-    const before = fake.requests.length;
-    const r = await rawRequest(`${proxy.baseURL}/chat/completions`, post('', chatBody({ pad: 'x'.repeat(4000) })));
+    const before = servers.fake.requests.length;
+    const r = await rawRequest(`${servers.proxy.baseURL}/chat/completions`, post('', chatBody({ pad: 'x'.repeat(4000) })));
     expect(r.status).toBe(413);
     expectOpenAIError(r.body, 'request_too_large');
-    expect(fake.requests.length).toBe(before);
+    expect(servers.fake.requests.length).toBe(before);
   });
 
   it('chunked oversize body → 413', async () => {
-    const before = fake.requests.length;
-    const r = await rawRequest(`${proxy.baseURL}/chat/completions`, {
+    const before = servers.fake.requests.length;
+    const r = await rawRequest(`${servers.proxy.baseURL}/chat/completions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' },
       body: chatBody({ pad: 'x'.repeat(4000) }),
     });
     expect(r.status).toBe(413);
     expectOpenAIError(r.body, 'request_too_large');
-    expect(fake.requests.length).toBe(before);
+    expect(servers.fake.requests.length).toBe(before);
   });
 
   it('a body at the limit is forwarded', async () => {
     const body = chatBody({ pad: '' });
     const padded = chatBody({ pad: 'x'.repeat(2048 - body.length) });
     expect(Buffer.byteLength(padded)).toBe(2048);
-    const r = await rawRequest(`${proxy.baseURL}/chat/completions`, post('', padded));
+    const r = await rawRequest(`${servers.proxy.baseURL}/chat/completions`, post('', padded));
     expect(r.status).toBe(200);
   });
 });
 
 describe('own paths', () => {
   it('healthz and readyz answer outside /v1', async () => {
-    expect(JSON.parse((await rawRequest(`${proxy.url}/healthz`)).body.toString())).toEqual({ status: 'ok' });
-    expect((await rawRequest(`${proxy.url}/readyz`)).status).toBe(200);
+    expect(JSON.parse((await rawRequest(`${servers.proxy.url}/healthz`)).body.toString())).toEqual({ status: 'ok' });
+    expect((await rawRequest(`${servers.proxy.url}/readyz`)).status).toBe(200);
   });
 
   it('an unknown path gets a 404 in OpenAI error shape', async () => {
-    const r = await rawRequest(`${proxy.url}/chat/completions`);
+    const r = await rawRequest(`${servers.proxy.url}/chat/completions`);
     expect(r.status).toBe(404);
     expectOpenAIError(r.body, 'not_found');
   });

@@ -1,23 +1,14 @@
 // The real `openai` client cannot tell llmtap from the API: same results, and the upstream receives
 // the same request bytes and headers as when the client calls it directly.
 import OpenAI, { APIError, RateLimitError } from 'openai';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFakeOpenAI, type FakeOpenAI, type ReceivedRequest } from '../support/fake-openai.js';
-import { startLlmtap, type InProcess } from '../support/llmtap.js';
+import { describe, expect, it } from 'vitest';
+import { type ReceivedRequest } from '../support/fake-openai.js';
+import { fakeAndLlmtap } from '../support/llmtap.js';
 
-let fake: FakeOpenAI;
-let proxy: InProcess;
 const client = (baseURL: string): OpenAI =>
   new OpenAI({ apiKey: 'sk-test-compare', baseURL, maxRetries: 0, organization: 'org-test', project: 'proj-test' });
 
-beforeAll(async () => {
-  fake = await startFakeOpenAI();
-  proxy = await startLlmtap({ LLMTAP_UPSTREAM_URL: fake.url, LLMTAP_LOG_LEVEL: 'silent' });
-});
-afterAll(async () => {
-  await proxy.shutdown();
-  await fake.close();
-});
+const servers = fakeAndLlmtap({ LLMTAP_LOG_LEVEL: 'silent' });
 
 // Hop-by-hop headers belong to each connection; llmtap sets `traceparent` to name its span (the
 // recording tests check it); everything else must arrive unchanged.
@@ -33,10 +24,10 @@ function endToEndHeaders(r: ReceivedRequest): string[][] {
 
 /** Runs the same call directly and through llmtap; returns both results and both upstream requests. */
 async function both<T>(call: (c: OpenAI) => Promise<T>): Promise<{ direct: T; proxied: T; upstream: [ReceivedRequest, ReceivedRequest] }> {
-  const before = fake.requests.length;
-  const direct = await call(client(`${fake.url}/v1`));
-  const proxied = await call(client(proxy.baseURL));
-  const [a, b] = fake.requests.slice(before);
+  const before = servers.fake.requests.length;
+  const direct = await call(client(`${servers.fake.url}/v1`));
+  const proxied = await call(client(servers.proxy.baseURL));
+  const [a, b] = servers.fake.requests.slice(before);
   return { direct, proxied, upstream: [a!, b!] };
 }
 

@@ -1,20 +1,9 @@
 // Streams go through unbuffered and byte for byte, whatever shape the upstream's TCP writes take.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
+import { describe, expect, it } from 'vitest';
 import { chatBody, rawRequest } from '../support/http.js';
-import { startLlmtap, type InProcess } from '../support/llmtap.js';
+import { fakeAndLlmtap } from '../support/llmtap.js';
 
-let fake: FakeOpenAI;
-let proxy: InProcess;
-
-beforeAll(async () => {
-  fake = await startFakeOpenAI();
-  proxy = await startLlmtap({ LLMTAP_UPSTREAM_URL: fake.url, LLMTAP_LOG_LEVEL: 'silent' });
-});
-afterAll(async () => {
-  await proxy.shutdown();
-  await fake.close();
-});
+const servers = fakeAndLlmtap({ LLMTAP_LOG_LEVEL: 'silent' });
 
 const stream = (behavior = '', extraHeaders: Record<string, string> = {}) => ({
   method: 'POST',
@@ -25,8 +14,8 @@ const stream = (behavior = '', extraHeaders: Record<string, string> = {}) => ({
 describe('streaming', () => {
   for (const behavior of ['', 'split-event', 'split-utf8', 'ping', 'error-event']) {
     it(`bytes equal upstream's exactly (${behavior || 'plain'})`, async () => {
-      const direct = await rawRequest(`${fake.url}/v1/chat/completions`, stream(behavior));
-      const proxied = await rawRequest(`${proxy.baseURL}/chat/completions`, stream(behavior));
+      const direct = await rawRequest(`${servers.fake.url}/v1/chat/completions`, stream(behavior));
+      const proxied = await rawRequest(`${servers.proxy.baseURL}/chat/completions`, stream(behavior));
       expect(proxied.status).toBe(200);
       expect(proxied.complete).toBe(true);
       expect(proxied.body.equals(direct.body)).toBe(true);
@@ -42,7 +31,7 @@ describe('streaming', () => {
 
   it('is not buffered: each event reaches the client as the upstream sends it', async () => {
     const t0 = performance.now();
-    const r = await rawRequest(`${proxy.baseURL}/chat/completions`, stream('', { 'x-fake-delay-ms': '50' }));
+    const r = await rawRequest(`${servers.proxy.baseURL}/chat/completions`, stream('', { 'x-fake-delay-ms': '50' }));
     const firstAt = r.chunkTimes[0]! - t0;
     const lastAt = r.chunkTimes.at(-1)! - t0;
     // ~20 events 50 ms apart: the first must arrive about a second before the last.
@@ -52,10 +41,10 @@ describe('streaming', () => {
   });
 
   it('client abort mid-stream cancels the upstream request at once', async () => {
-    const before = fake.requests.length;
-    const aborted = await rawRequest(`${proxy.baseURL}/chat/completions`, { ...stream('', { 'x-fake-delay-ms': '100' }), abortAfterBytes: 1 });
+    const before = servers.fake.requests.length;
+    const aborted = await rawRequest(`${servers.proxy.baseURL}/chat/completions`, { ...stream('', { 'x-fake-delay-ms': '100' }), abortAfterBytes: 1 });
     expect(aborted.complete).toBe(false);
-    const upstream = fake.requests[before]!;
+    const upstream = servers.fake.requests[before]!;
     const t0 = performance.now();
     await upstream.done;
     expect(upstream.closedEarly).toBe(true);
@@ -63,8 +52,8 @@ describe('streaming', () => {
   });
 
   it('passes compressed bodies through without decoding them', async () => {
-    const direct = await rawRequest(`${fake.url}/v1/anything`, { headers: { 'x-fake-behavior': 'gzip', 'accept-encoding': 'gzip' } });
-    const proxied = await rawRequest(`${proxy.baseURL}/anything`, { headers: { 'x-fake-behavior': 'gzip', 'accept-encoding': 'gzip' } });
+    const direct = await rawRequest(`${servers.fake.url}/v1/anything`, { headers: { 'x-fake-behavior': 'gzip', 'accept-encoding': 'gzip' } });
+    const proxied = await rawRequest(`${servers.proxy.baseURL}/anything`, { headers: { 'x-fake-behavior': 'gzip', 'accept-encoding': 'gzip' } });
     expect(proxied.headers['content-encoding']).toBe('gzip');
     expect(proxied.headers['content-length']).toBe(direct.headers['content-length']);
     expect(proxied.body.equals(direct.body)).toBe(true);
@@ -73,18 +62,18 @@ describe('streaming', () => {
 
 describe('request forwarding', () => {
   it('keeps method, path and query, and forwards any /v1 sub-path', async () => {
-    const before = fake.requests.length;
-    const r = await rawRequest(`${proxy.baseURL}/files/file-abc/content?limit=2&after=x%20y`, { method: 'DELETE' });
+    const before = servers.fake.requests.length;
+    const r = await rawRequest(`${servers.proxy.baseURL}/files/file-abc/content?limit=2&after=x%20y`, { method: 'DELETE' });
     expect(r.status).toBe(404); // the fake's own answer, passed through
     expect(JSON.parse(r.body.toString()).error.code).toBe('unknown_url');
-    const seen = fake.requests[before]!;
+    const seen = servers.fake.requests[before]!;
     expect(seen.method).toBe('DELETE');
     expect(seen.url).toBe('/v1/files/file-abc/content?limit=2&after=x%20y');
   });
 
   it('drops hop-by-hop headers both ways and keeps every other header', async () => {
-    const before = fake.requests.length;
-    await rawRequest(`${proxy.baseURL}/models`, {
+    const before = servers.fake.requests.length;
+    await rawRequest(`${servers.proxy.baseURL}/models`, {
       headers: {
         authorization: 'Bearer sk-pass',
         'x-custom': 'kept',
@@ -95,20 +84,20 @@ describe('request forwarding', () => {
         'proxy-authorization': 'Basic Zm9v',
       },
     });
-    const seen = fake.requests[before]!.headers;
+    const seen = servers.fake.requests[before]!.headers;
     expect(seen.authorization).toBe('Bearer sk-pass');
     expect(seen['x-custom']).toBe('kept');
     expect(seen['openai-beta']).toBe('assistants=v2');
     expect(seen['x-per-hop']).toBeUndefined();
     expect(seen.te).toBeUndefined();
     expect(seen['proxy-authorization']).toBeUndefined();
-    expect(seen.host).toBe(new URL(fake.url).host);
+    expect(seen.host).toBe(new URL(servers.fake.url).host);
   });
 
   it('sends the request body bytes unchanged, even when not canonical JSON', async () => {
-    const before = fake.requests.length;
+    const before = servers.fake.requests.length;
     const body = Buffer.from('{ "model" : "gpt-4o-mini",\n  "messages": [{"role":"user","content":"caf\\u00e9 ☕"}], "x": 1.50 }');
-    await rawRequest(`${proxy.baseURL}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
-    expect(fake.requests[before]!.body.equals(body)).toBe(true);
+    await rawRequest(`${servers.proxy.baseURL}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    expect(servers.fake.requests[before]!.body.equals(body)).toBe(true);
   });
 });

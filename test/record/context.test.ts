@@ -1,26 +1,15 @@
 // What callers tell llmtap in headers: trace context, session, user, metadata, tags, opt-out.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
+import { describe, expect, it } from 'vitest';
 import { chatBody, rawRequest } from '../support/http.js';
-import { startLlmtap, type InProcess } from '../support/llmtap.js';
+import { fakeAndLlmtap } from '../support/llmtap.js';
 import { readSpans, waitForSpan } from '../support/spans.js';
 
-let fake: FakeOpenAI;
-let proxy: InProcess;
-
-beforeAll(async () => {
-  fake = await startFakeOpenAI();
-  proxy = await startLlmtap({ LLMTAP_UPSTREAM_URL: fake.url, LLMTAP_FLUSH_INTERVAL_MS: '10' });
-});
-afterAll(async () => {
-  await proxy.shutdown();
-  await fake.close();
-});
+const servers = fakeAndLlmtap({ LLMTAP_FLUSH_INTERVAL_MS: '10' });
 
 async function send(headers: Record<string, string>, body = chatBody()) {
-  const before = fake.requests.length;
-  const r = await rawRequest(`${proxy.baseURL}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
-  return { r, upstream: fake.requests[before]! };
+  const before = servers.fake.requests.length;
+  const r = await rawRequest(`${servers.proxy.baseURL}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+  return { r, upstream: servers.fake.requests[before]! };
 }
 
 describe('trace context', () => {
@@ -30,7 +19,7 @@ describe('trace context', () => {
     const { r, upstream } = await send({ traceparent: `00-${trace}-${parent}-01`, tracestate: 'vendor=abc' });
     expect(r.headers['x-llmtap-trace-id']).toBe(trace);
     const spanId = r.headers['x-llmtap-span-id'] as string;
-    const span = await waitForSpan(proxy.dbPath, spanId);
+    const span = await waitForSpan(servers.proxy.dbPath, spanId);
     expect(span.traceId).toBe(trace);
     expect(span.parentSpanId).toBe(parent);
     expect(span.traceState).toBe('vendor=abc');
@@ -40,7 +29,7 @@ describe('trace context', () => {
 
   it('without a traceparent: a new trace, a root span', async () => {
     const { r, upstream } = await send({});
-    const span = await waitForSpan(proxy.dbPath, r.headers['x-llmtap-span-id'] as string);
+    const span = await waitForSpan(servers.proxy.dbPath, r.headers['x-llmtap-span-id'] as string);
     expect(span.traceId).toMatch(/^[0-9a-f]{32}$/);
     expect(span.parentSpanId).toBeUndefined();
     expect(upstream.headers.traceparent).toBe(`00-${span.traceId}-${span.spanId}-01`);
@@ -49,10 +38,10 @@ describe('trace context', () => {
   it('a malformed traceparent is ignored with a warning, never fails the request', async () => {
     const { r } = await send({ traceparent: '00-00000000000000000000000000000000-00f067aa0ba902b7-01' });
     expect(r.status).toBe(200);
-    const span = await waitForSpan(proxy.dbPath, r.headers['x-llmtap-span-id'] as string);
+    const span = await waitForSpan(servers.proxy.dbPath, r.headers['x-llmtap-span-id'] as string);
     expect(span.traceId).not.toMatch(/^0+$/);
     expect(span.parentSpanId).toBeUndefined();
-    expect(proxy.logs.some((l) => l.msg === 'ignored bad llmtap request headers' && JSON.stringify(l.ignored).includes('traceparent'))).toBe(true);
+    expect(servers.proxy.logs.some((l) => l.msg === 'ignored bad llmtap request headers' && JSON.stringify(l.ignored).includes('traceparent'))).toBe(true);
   });
 });
 
@@ -64,7 +53,7 @@ describe('session, user, metadata, tags', () => {
       'x-llmtap-metadata': '{"tenant":"acme","tier":2}',
       'x-llmtap-tags': 'prod, checkout ,',
     });
-    const span = await waitForSpan(proxy.dbPath, r.headers['x-llmtap-span-id'] as string);
+    const span = await waitForSpan(servers.proxy.dbPath, r.headers['x-llmtap-span-id'] as string);
     expect(span.attributes['session.id']).toBe('sess-1');
     expect(span.attributes['user.id']).toBe('user-1');
     expect(JSON.parse(span.attributes.metadata as string)).toEqual({ tenant: 'acme', tier: 2 });
@@ -79,7 +68,7 @@ describe('session, user, metadata, tags', () => {
       'helicone-property-feature': 'search',
       'helicone-auth': 'Bearer sk-helicone-secret',
     });
-    const span = await waitForSpan(proxy.dbPath, r.headers['x-llmtap-span-id'] as string);
+    const span = await waitForSpan(servers.proxy.dbPath, r.headers['x-llmtap-span-id'] as string);
     expect(span.attributes['session.id']).toBe('sess-h');
     expect(span.attributes['user.id']).toBe('user-h');
     expect(JSON.parse(span.attributes.metadata as string)).toEqual({ feature: 'search' });
@@ -88,35 +77,35 @@ describe('session, user, metadata, tags', () => {
 
   it("the body's user field is the fallback for user.id", async () => {
     const { r } = await send({}, chatBody({ user: 'body-user' }));
-    const span = await waitForSpan(proxy.dbPath, r.headers['x-llmtap-span-id'] as string);
+    const span = await waitForSpan(servers.proxy.dbPath, r.headers['x-llmtap-span-id'] as string);
     expect(span.attributes['user.id']).toBe('body-user');
   });
 
   it('invalid metadata JSON is ignored with a warning; the rest is recorded', async () => {
     const { r } = await send({ 'x-llmtap-metadata': '{not json', 'x-llmtap-session-id': 's-2' });
     expect(r.status).toBe(200);
-    const span = await waitForSpan(proxy.dbPath, r.headers['x-llmtap-span-id'] as string);
+    const span = await waitForSpan(servers.proxy.dbPath, r.headers['x-llmtap-span-id'] as string);
     expect(span.attributes.metadata).toBeUndefined();
     expect(span.attributes['session.id']).toBe('s-2');
-    expect(proxy.logs.some((l) => JSON.stringify(l.ignored ?? '').includes('x-llmtap-metadata'))).toBe(true);
+    expect(servers.proxy.logs.some((l) => JSON.stringify(l.ignored ?? '').includes('x-llmtap-metadata'))).toBe(true);
   });
 
   it('x-llmtap-record: off skips recording for that request', async () => {
-    const before = readSpans(proxy.dbPath).length;
+    const before = readSpans(servers.proxy.dbPath).length;
     const { r, upstream } = await send({ 'x-llmtap-record': 'off' });
     expect(r.status).toBe(200);
     expect(r.headers['x-llmtap-span-id']).toBeUndefined();
     expect(upstream.headers['x-llmtap-record']).toBeUndefined();
     await new Promise((res) => setTimeout(res, 100));
-    expect(readSpans(proxy.dbPath).length).toBe(before);
+    expect(readSpans(servers.proxy.dbPath).length).toBe(before);
   });
 
   it('x-llmtap-project puts the span in another project', async () => {
     const { r } = await send({ 'x-llmtap-project': 'checkout' });
-    const span = await waitForSpan(proxy.dbPath, r.headers['x-llmtap-span-id'] as string);
+    const span = await waitForSpan(servers.proxy.dbPath, r.headers['x-llmtap-span-id'] as string);
     expect(span.project).toBe('checkout');
     const { r: r2 } = await send({});
-    expect((await waitForSpan(proxy.dbPath, r2.headers['x-llmtap-span-id'] as string)).project).toBe('default');
+    expect((await waitForSpan(servers.proxy.dbPath, r2.headers['x-llmtap-span-id'] as string)).project).toBe('default');
   });
 });
 
@@ -124,8 +113,8 @@ describe('the request log line', () => {
   it('carries model, tokens, TTFT and span id, and never a body', async () => {
     const { r } = await send({}, chatBody({ stream: true, stream_options: { include_usage: true } }));
     const spanId = r.headers['x-llmtap-span-id'] as string;
-    await waitForSpan(proxy.dbPath, spanId);
-    const line = proxy.logs.find((l) => l.spanId === spanId)!;
+    await waitForSpan(servers.proxy.dbPath, spanId);
+    const line = servers.proxy.logs.find((l) => l.spanId === spanId)!;
     expect(line).toMatchObject({ msg: 'request', method: 'POST', path: '/v1/chat/completions', status: 200, model: 'gpt-4o-mini-2024-07-18' });
     expect(line.totalTokens).toBeGreaterThan(0);
     expect(line.ttftMs).toBeGreaterThan(0);

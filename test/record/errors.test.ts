@@ -1,27 +1,15 @@
 // Failed calls still produce a span (the official JS instrumentation exports none): status ERROR,
 // `<ErrorType>: <message>`, an exception event, whatever output had streamed, the HTTP status.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Span } from '../../src/record/span.js';
-import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
 import { chatBody, rawRequest, type RawRequest } from '../support/http.js';
-import { startLlmtap, type InProcess } from '../support/llmtap.js';
+import { fakeAndLlmtap, startLlmtap } from '../support/llmtap.js';
 import { waitForSpan } from '../support/spans.js';
 
-let fake: FakeOpenAI;
-let proxy: InProcess;
-
-beforeAll(async () => {
-  fake = await startFakeOpenAI();
-  proxy = await startLlmtap({
-    LLMTAP_UPSTREAM_URL: fake.url,
-    LLMTAP_LOG_LEVEL: 'silent',
-    LLMTAP_FLUSH_INTERVAL_MS: '10',
-    LLMTAP_HEADERS_TIMEOUT_MS: '300',
-  });
-});
-afterAll(async () => {
-  await proxy.shutdown();
-  await fake.close();
+const servers = fakeAndLlmtap({
+  LLMTAP_LOG_LEVEL: 'silent',
+  LLMTAP_FLUSH_INTERVAL_MS: '10',
+  LLMTAP_HEADERS_TIMEOUT_MS: '300',
 });
 
 const call = (behavior: string, body = chatBody({ stream: true, stream_options: { include_usage: true } }), extra: Partial<RawRequest> = {}) => ({
@@ -32,10 +20,10 @@ const call = (behavior: string, body = chatBody({ stream: true, stream_options: 
 });
 
 async function spanOf(behavior: string, body?: string, extra: Partial<RawRequest> = {}): Promise<{ span: Span; status: number }> {
-  const r = await rawRequest(`${proxy.baseURL}/chat/completions`, call(behavior, body, extra));
+  const r = await rawRequest(`${servers.proxy.baseURL}/chat/completions`, call(behavior, body, extra));
   const id = r.headers['x-llmtap-span-id'];
   expect(id, 'x-llmtap-span-id header').toMatch(/^[0-9a-f]{16}$/);
-  return { span: await waitForSpan(proxy.dbPath, id as string), status: r.status };
+  return { span: await waitForSpan(servers.proxy.dbPath, id as string), status: r.status };
 }
 
 function expectError(span: Span, type: string, messagePart: string): void {
@@ -94,7 +82,7 @@ describe('a span for every failure', () => {
     const sse = (o: unknown): string => `data: ${JSON.stringify(o)}\n\n`;
     const content = sse({ id: 'c', object: 'chat.completion.chunk', model: 'gpt-4o-mini', choices: [{ index: 0, delta: { role: 'assistant', content: 'Hi' } }] });
     const usage = sse({ id: 'c', object: 'chat.completion.chunk', model: 'gpt-4o-mini', choices: [], usage: { prompt_tokens: 5, completion_tokens: 1, total_tokens: 6 } });
-    fake.handler = (req, res) => {
+    servers.fake.handler = (req, res) => {
       if (req.headers['x-fake-behavior'] !== 'usage-then-hang') return false;
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       res.write(content);
@@ -107,7 +95,7 @@ describe('a span for every failure', () => {
       expect(span.attributes['llm.token_count.total']).toBe(6);
       expect(span.attributes['output.value']).toBe('Hi');
     } finally {
-      fake.handler = undefined;
+      servers.fake.handler = undefined;
     }
   });
 
@@ -126,8 +114,8 @@ describe('a span for every failure', () => {
 
 describe('failures on the other endpoints', () => {
   const post = (path: string, body: unknown, behavior = '') =>
-    rawRequest(`${proxy.baseURL}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-fake-behavior': behavior }, body: JSON.stringify(body) });
-  const spanFor = async (r: { headers: Record<string, unknown> }): Promise<Span> => waitForSpan(proxy.dbPath, r.headers['x-llmtap-span-id'] as string);
+    rawRequest(`${servers.proxy.baseURL}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-fake-behavior': behavior }, body: JSON.stringify(body) });
+  const spanFor = async (r: { headers: Record<string, unknown> }): Promise<Span> => waitForSpan(servers.proxy.dbPath, r.headers['x-llmtap-span-id'] as string);
 
   it('Responses: an error event mid-stream keeps the text assembled from the deltas so far', async () => {
     const span = await spanFor(await post('/responses', { model: 'gpt-4o-mini', input: 'Say hello', stream: true }, 'error-event'));
@@ -141,7 +129,7 @@ describe('failures on the other endpoints', () => {
 
   it('Responses: a response.failed event', async () => {
     const sse = (o: { type: string; response: unknown }): string => `event: ${o.type}\ndata: ${JSON.stringify(o)}\n\n`;
-    fake.handler = (req, res) => {
+    servers.fake.handler = (req, res) => {
       if (req.headers['x-fake-behavior'] !== 'response-failed') return false;
       const response = { id: 'resp_f', object: 'response', model: 'gpt-4o-mini-2024-07-18', status: 'in_progress', output: [], usage: null };
       res.writeHead(200, { 'content-type': 'text/event-stream' });
@@ -155,7 +143,7 @@ describe('failures on the other endpoints', () => {
       expect(span.attributes['llm.model_name']).toBe('gpt-4o-mini-2024-07-18');
       expect(JSON.parse(span.attributes['output.value'] as string).status).toBe('failed');
     } finally {
-      fake.handler = undefined;
+      servers.fake.handler = undefined;
     }
   });
 

@@ -10,27 +10,18 @@ import type { ChatCompletionCreateParams } from 'openai/resources/chat/completio
 import type { ResponseCreateParams } from 'openai/resources/responses/responses';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Span } from '../../src/record/span.js';
-import { REASONING, REPLY, servedModel, startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
-import { startLlmtap, type InProcess } from '../support/llmtap.js';
+import { REASONING, REPLY, servedModel } from '../support/fake-openai.js';
+import { fakeAndLlmtap } from '../support/llmtap.js';
 import { waitForSpan } from '../support/spans.js';
 
-let fake: FakeOpenAI;
-let proxy: InProcess;
 const exporter = new InMemorySpanExporter();
 const instrumentation = new OpenAIInstrumentation({
   tracerProvider: new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }),
 });
 
-beforeAll(async () => {
-  instrumentation.manuallyInstrument(openaiModule as never);
-  fake = await startFakeOpenAI();
-  proxy = await startLlmtap({ LLMTAP_UPSTREAM_URL: fake.url, LLMTAP_LOG_LEVEL: 'silent', LLMTAP_FLUSH_INTERVAL_MS: '10' });
-});
-afterAll(async () => {
-  instrumentation.disable();
-  await proxy.shutdown();
-  await fake.close();
-});
+beforeAll(() => instrumentation.manuallyInstrument(openaiModule as never));
+afterAll(() => instrumentation.disable());
+const servers = fakeAndLlmtap({ LLMTAP_LOG_LEVEL: 'silent', LLMTAP_FLUSH_INTERVAL_MS: '10' });
 
 const weather = {
   type: 'function' as const,
@@ -52,7 +43,7 @@ async function drain(result: unknown): Promise<void> {
 /** The official instrumentation's spans for a direct call, once it has had time to end them. */
 async function officialSpans(call: Call): Promise<ReadableSpan[]> {
   exporter.reset();
-  await drain(await call(new OpenAI({ apiKey: 'sk-oracle', baseURL: `${fake.url}/v1`, maxRetries: 0 })));
+  await drain(await call(new OpenAI({ apiKey: 'sk-oracle', baseURL: `${servers.fake.url}/v1`, maxRetries: 0 })));
   for (let i = 0; i < 50 && exporter.getFinishedSpans().length === 0; i++) await new Promise((r) => setTimeout(r, 10));
   return exporter.getFinishedSpans();
 }
@@ -63,11 +54,11 @@ async function official(call: Call): Promise<ReadableSpan> {
   return span!;
 }
 
-/** llmtap's span for the same call through the proxy. */
+/** llmtap's span for the same call through the servers.proxy. */
 async function recorded(call: Call): Promise<Span> {
-  const { data, response } = await call(new OpenAI({ apiKey: 'sk-oracle', baseURL: proxy.baseURL, maxRetries: 0 })).withResponse();
+  const { data, response } = await call(new OpenAI({ apiKey: 'sk-oracle', baseURL: servers.proxy.baseURL, maxRetries: 0 })).withResponse();
   await drain(data);
-  return waitForSpan(proxy.dbPath, response.headers.get('x-llmtap-span-id')!);
+  return waitForSpan(servers.proxy.dbPath, response.headers.get('x-llmtap-span-id')!);
 }
 
 /** Allowed differences: key → why llmtap's value differs. Anything else must be equal. */
@@ -302,7 +293,7 @@ describe('the rest of the OpenAI API: Responses, embeddings, legacy completions'
 
   it('embeddings, base64 (the openai client asks for it by default): llmtap decodes the vectors as the client does', async () => {
     const { ours } = await compareCall((c) => c.embeddings.create({ model: 'text-embedding-3-small', input: 'one text' }));
-    const sent = fake.requests.at(-1)!;
+    const sent = servers.fake.requests.at(-1)!;
     expect(JSON.parse(sent.body.toString()).encoding_format).toBe('base64');
     expect(ours.attributes['embedding.embeddings.0.embedding.text']).toBe('one text');
     expect(ours.attributes['input.mime_type']).toBe('text/plain');

@@ -1,21 +1,11 @@
 // Recording from the wire: whatever shape the bytes arrive in, the span holds the exchange exactly.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPLY, startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
+import { REPLY } from '../support/fake-openai.js';
 import { chatBody, rawRequest } from '../support/http.js';
-import { startLlmtap, type InProcess } from '../support/llmtap.js';
+import { fakeAndLlmtap, startLlmtap, type InProcess } from '../support/llmtap.js';
 import { waitForSpan } from '../support/spans.js';
 
-let fake: FakeOpenAI;
-let proxy: InProcess;
-
-beforeAll(async () => {
-  fake = await startFakeOpenAI();
-  proxy = await startLlmtap({ LLMTAP_UPSTREAM_URL: fake.url, LLMTAP_LOG_LEVEL: 'silent', LLMTAP_FLUSH_INTERVAL_MS: '10' });
-});
-afterAll(async () => {
-  await proxy.shutdown();
-  await fake.close();
-});
+const servers = fakeAndLlmtap({ LLMTAP_LOG_LEVEL: 'silent', LLMTAP_FLUSH_INTERVAL_MS: '10' });
 
 const post = (body: string, headers: Record<string, string> = {}) => ({
   method: 'POST',
@@ -26,8 +16,8 @@ const post = (body: string, headers: Record<string, string> = {}) => ({
 describe('streams assembled from the wire', () => {
   for (const behavior of ['split-event', 'split-utf8', 'ping']) {
     it(`the assembled text is exact (${behavior})`, async () => {
-      const r = await rawRequest(`${proxy.baseURL}/chat/completions`, post(chatBody({ stream: true }), { 'x-fake-behavior': behavior }));
-      const span = await waitForSpan(proxy.dbPath, r.headers['x-llmtap-span-id'] as string);
+      const r = await rawRequest(`${servers.proxy.baseURL}/chat/completions`, post(chatBody({ stream: true }), { 'x-fake-behavior': behavior }));
+      const span = await waitForSpan(servers.proxy.dbPath, r.headers['x-llmtap-span-id'] as string);
       expect(span.statusCode).toBe('OK');
       expect(span.attributes['output.value']).toBe(REPLY);
       expect(span.attributes['llm.output_messages.0.message.content']).toBe(REPLY);
@@ -36,8 +26,8 @@ describe('streams assembled from the wire', () => {
   }
 
   it('the first-token event is when the first content reached the client, within the span', async () => {
-    const r = await rawRequest(`${proxy.baseURL}/chat/completions`, post(chatBody({ stream: true }), { 'x-fake-delay-ms': '30' }));
-    const span = await waitForSpan(proxy.dbPath, r.headers['x-llmtap-span-id'] as string);
+    const r = await rawRequest(`${servers.proxy.baseURL}/chat/completions`, post(chatBody({ stream: true }), { 'x-fake-delay-ms': '30' }));
+    const span = await waitForSpan(servers.proxy.dbPath, r.headers['x-llmtap-span-id'] as string);
     const first = span.events.find((e) => e.name === 'First Token Stream Event')!;
     // The role-only chunk came first, 30 ms before the first content chunk.
     const ttft = Number(first.timeNs - span.startNs) / 1e6;
@@ -48,9 +38,9 @@ describe('streams assembled from the wire', () => {
   });
 
   it('a compressed JSON response is recorded decoded, and the client gets it compressed', async () => {
-    const r = await rawRequest(`${proxy.baseURL}/chat/completions`, post(chatBody(), { 'x-fake-behavior': 'gzip', 'accept-encoding': 'gzip' }));
+    const r = await rawRequest(`${servers.proxy.baseURL}/chat/completions`, post(chatBody(), { 'x-fake-behavior': 'gzip', 'accept-encoding': 'gzip' }));
     expect(r.headers['content-encoding']).toBe('gzip');
-    const span = await waitForSpan(proxy.dbPath, r.headers['x-llmtap-span-id'] as string);
+    const span = await waitForSpan(servers.proxy.dbPath, r.headers['x-llmtap-span-id'] as string);
     expect(span.attributes['llm.output_messages.0.message.content']).toBe(REPLY);
     expect(span.attributes['llm.token_count.total']).toBeGreaterThan(0);
   });
@@ -59,7 +49,7 @@ describe('streams assembled from the wire', () => {
 describe('bounded capture', () => {
   let small: InProcess;
   beforeAll(async () => {
-    small = await startLlmtap({ LLMTAP_UPSTREAM_URL: fake.url, LLMTAP_LOG_LEVEL: 'silent', LLMTAP_FLUSH_INTERVAL_MS: '10', LLMTAP_CAPTURE_MAX_BYTES: '1500' });
+    small = await startLlmtap({ LLMTAP_UPSTREAM_URL: servers.fake.url, LLMTAP_LOG_LEVEL: 'silent', LLMTAP_FLUSH_INTERVAL_MS: '10', LLMTAP_CAPTURE_MAX_BYTES: '1500' });
   });
   afterAll(() => small.shutdown());
 
@@ -75,10 +65,10 @@ describe('bounded capture', () => {
   });
 
   it('a request past the limit: its text up to the limit, marked truncated; forwarded whole', async () => {
-    const before = fake.requests.length;
+    const before = servers.fake.requests.length;
     const body = chatBody({ padding: 'x'.repeat(3000) });
     const r = await rawRequest(`${small.baseURL}/chat/completions`, post(body));
-    expect(fake.requests[before]!.body.toString()).toBe(body);
+    expect(servers.fake.requests[before]!.body.toString()).toBe(body);
     const span = await waitForSpan(small.dbPath, r.headers['x-llmtap-span-id'] as string);
     expect(span.attributes['llmtap.input.truncated']).toBe(true);
     expect(span.attributes['input.value']).toBe(body.slice(0, 1500));
@@ -89,17 +79,17 @@ describe('bounded capture', () => {
 describe('LLMTAP_STREAM_USAGE=inject', () => {
   let inject: InProcess;
   beforeAll(async () => {
-    inject = await startLlmtap({ LLMTAP_UPSTREAM_URL: fake.url, LLMTAP_LOG_LEVEL: 'silent', LLMTAP_FLUSH_INTERVAL_MS: '10', LLMTAP_STREAM_USAGE: 'inject' });
+    inject = await startLlmtap({ LLMTAP_UPSTREAM_URL: servers.fake.url, LLMTAP_LOG_LEVEL: 'silent', LLMTAP_FLUSH_INTERVAL_MS: '10', LLMTAP_STREAM_USAGE: 'inject' });
   });
   afterAll(() => inject.shutdown());
 
   it('asks upstream for usage, hides the usage chunk from the client, records exact counts', async () => {
-    const before = fake.requests.length;
+    const before = servers.fake.requests.length;
     const r = await rawRequest(`${inject.baseURL}/chat/completions`, post(chatBody({ stream: true }), { 'x-fake-behavior': 'split-event' }));
-    const sent = JSON.parse(fake.requests[before]!.body.toString());
+    const sent = JSON.parse(servers.fake.requests[before]!.body.toString());
     expect(sent.stream_options).toEqual({ include_usage: true });
     // What the upstream sent, minus exactly the usage-only event.
-    const upstream = await rawRequest(`${fake.url}/v1/chat/completions`, post(JSON.stringify(sent)));
+    const upstream = await rawRequest(`${servers.fake.url}/v1/chat/completions`, post(JSON.stringify(sent)));
     const events = upstream.body.toString().split('\n\n');
     const usageEvent = events.findIndex((e) => e.includes('"choices":[]'));
     expect(usageEvent).toBeGreaterThan(0);
@@ -111,10 +101,10 @@ describe('LLMTAP_STREAM_USAGE=inject', () => {
   });
 
   it('legacy completions streams get their counts the same way', async () => {
-    const before = fake.requests.length;
+    const before = servers.fake.requests.length;
     const body = JSON.stringify({ model: 'gpt-3.5-turbo-instruct', prompt: 'Say hello', stream: true });
     const r = await rawRequest(`${inject.baseURL}/completions`, post(body));
-    expect(JSON.parse(fake.requests[before]!.body.toString()).stream_options).toEqual({ include_usage: true });
+    expect(JSON.parse(servers.fake.requests[before]!.body.toString()).stream_options).toEqual({ include_usage: true });
     expect(r.body.toString()).not.toContain('"choices":[]');
     const span = await waitForSpan(inject.dbPath, r.headers['x-llmtap-span-id'] as string);
     expect(span.attributes['llm.token_count.total']).toBeGreaterThan(0);
@@ -122,29 +112,29 @@ describe('LLMTAP_STREAM_USAGE=inject', () => {
   });
 
   it('leaves the Responses API, whose streams always end with their usage, untouched', async () => {
-    const before = fake.requests.length;
+    const before = servers.fake.requests.length;
     const body = JSON.stringify({ model: 'gpt-4o-mini', input: 'Say hello', stream: true });
     const r = await rawRequest(`${inject.baseURL}/responses`, post(body));
-    expect(fake.requests[before]!.body.toString()).toBe(body);
+    expect(servers.fake.requests[before]!.body.toString()).toBe(body);
     const span = await waitForSpan(inject.dbPath, r.headers['x-llmtap-span-id'] as string);
     expect(span.attributes['llm.token_count.total']).toBeGreaterThan(0);
   });
 
   it('leaves a stream that asked for usage itself, and non-streaming calls, untouched', async () => {
-    const before = fake.requests.length;
+    const before = servers.fake.requests.length;
     const body = chatBody({ stream: true, stream_options: { include_usage: true } });
     const r = await rawRequest(`${inject.baseURL}/chat/completions`, post(body));
-    expect(fake.requests[before]!.body.toString()).toBe(body);
+    expect(servers.fake.requests[before]!.body.toString()).toBe(body);
     expect(r.body.toString()).toContain('"choices":[]');
     const plain = chatBody();
     await rawRequest(`${inject.baseURL}/chat/completions`, post(plain));
-    expect(fake.requests[before + 1]!.body.toString()).toBe(plain);
+    expect(servers.fake.requests[before + 1]!.body.toString()).toBe(plain);
   });
 });
 
 describe('what is not recorded', () => {
   it('other endpoints are forwarded without a span', async () => {
-    const r = await rawRequest(`${proxy.baseURL}/models`);
+    const r = await rawRequest(`${servers.proxy.baseURL}/models`);
     expect(r.status).toBe(200);
     expect(r.headers['x-llmtap-span-id']).toBeUndefined();
   });

@@ -3,29 +3,20 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { AzureOpenAI } from 'openai';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { providerForHost } from '../../src/record/provider.js';
-import { DEPLOYMENTS, REPLY, servedModel, startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
+import { DEPLOYMENTS, REPLY, servedModel } from '../support/fake-openai.js';
 import { chatBody, rawRequest } from '../support/http.js';
-import { startLlmtap, type InProcess } from '../support/llmtap.js';
+import { fakeAndLlmtap, startLlmtap } from '../support/llmtap.js';
 import { readSpans, waitForSpan } from '../support/spans.js';
 
 const AZURE_KEY = 'azure-key-0123456789SECRETabcdef';
 const API_VERSION = '2024-10-21';
-let fake: FakeOpenAI;
-let proxy: InProcess;
 
-beforeAll(async () => {
-  fake = await startFakeOpenAI();
-  proxy = await startLlmtap({ LLMTAP_UPSTREAM_URL: fake.url, LLMTAP_LOG_LEVEL: 'trace', LLMTAP_FLUSH_INTERVAL_MS: '10' });
-});
-afterAll(async () => {
-  await proxy.shutdown();
-  await fake.close();
-});
+const servers = fakeAndLlmtap({ LLMTAP_LOG_LEVEL: 'trace', LLMTAP_FLUSH_INTERVAL_MS: '10' });
 
 const azure = (deployment?: string): AzureOpenAI =>
-  new AzureOpenAI({ endpoint: proxy.url, apiKey: AZURE_KEY, apiVersion: API_VERSION, maxRetries: 0, ...(deployment ? { deployment } : {}) });
+  new AzureOpenAI({ endpoint: servers.proxy.url, apiKey: AZURE_KEY, apiVersion: API_VERSION, maxRetries: 0, ...(deployment ? { deployment } : {}) });
 
 const messages = [{ role: 'user' as const, content: 'Say hello' }];
 
@@ -34,10 +25,10 @@ describe('Azure OpenAI', () => {
     // The body's model is whatever the app calls it; Azure answers with the deployment's model.
     const { data, response } = await azure('prod-chat').chat.completions.create({ model: 'my-alias', messages }).withResponse();
     expect(data.choices[0]!.message.content).toBe(REPLY);
-    const sent = fake.requests.at(-1)!;
+    const sent = servers.fake.requests.at(-1)!;
     expect(sent.url).toBe(`/openai/deployments/prod-chat/chat/completions?api-version=${API_VERSION}`);
     expect(sent.headers['api-key']).toBe(AZURE_KEY);
-    const span = await waitForSpan(proxy.dbPath, response.headers.get('x-llmtap-span-id')!);
+    const span = await waitForSpan(servers.proxy.dbPath, response.headers.get('x-llmtap-span-id')!);
     expect(span.name).toBe('OpenAI Chat Completions');
     expect(span.statusCode).toBe('OK');
     expect(span.attributes['llm.model_name']).toBe(servedModel(DEPLOYMENTS['prod-chat']!));
@@ -51,7 +42,7 @@ describe('Azure OpenAI', () => {
       .chat.completions.create({ model: 'my-alias', messages, stream: true, stream_options: { include_usage: true } })
       .withResponse();
     for await (const _ of data);
-    const span = await waitForSpan(proxy.dbPath, response.headers.get('x-llmtap-span-id')!);
+    const span = await waitForSpan(servers.proxy.dbPath, response.headers.get('x-llmtap-span-id')!);
     expect(span.attributes['llm.model_name']).toBe(servedModel(DEPLOYMENTS['prod-chat']!));
     expect(span.attributes['output.value']).toBe(REPLY);
     expect(span.attributes['llm.token_count.total']).toBeGreaterThan(0);
@@ -59,29 +50,29 @@ describe('Azure OpenAI', () => {
 
   it('embeddings (deployment from the model) and the Responses API (no deployment in the path) are recorded too', async () => {
     const emb = await azure().embeddings.create({ model: 'prod-embed', input: 'hello' }).withResponse();
-    expect(fake.requests.at(-1)!.url).toBe(`/openai/deployments/prod-embed/embeddings?api-version=${API_VERSION}`);
-    const embSpan = await waitForSpan(proxy.dbPath, emb.response.headers.get('x-llmtap-span-id')!);
+    expect(servers.fake.requests.at(-1)!.url).toBe(`/openai/deployments/prod-embed/embeddings?api-version=${API_VERSION}`);
+    const embSpan = await waitForSpan(servers.proxy.dbPath, emb.response.headers.get('x-llmtap-span-id')!);
     expect(embSpan.name).toBe('OpenAI Embeddings');
     expect(embSpan.attributes['embedding.model_name']).toBe(DEPLOYMENTS['prod-embed']);
     expect(embSpan.attributes['llm.provider']).toBe('azure');
     expect((embSpan.attributes['embedding.embeddings.0.embedding.vector'] as number[]).length).toBe(8);
 
     const rsp = await azure().responses.create({ model: 'gpt-4o-mini', input: 'Say hello' }).withResponse();
-    expect(fake.requests.at(-1)!.url).toBe(`/openai/responses?api-version=${API_VERSION}`);
-    const rspSpan = await waitForSpan(proxy.dbPath, rsp.response.headers.get('x-llmtap-span-id')!);
+    expect(servers.fake.requests.at(-1)!.url).toBe(`/openai/responses?api-version=${API_VERSION}`);
+    const rspSpan = await waitForSpan(servers.proxy.dbPath, rsp.response.headers.get('x-llmtap-span-id')!);
     expect(rspSpan.name).toBe('OpenAI Responses');
     expect(rspSpan.attributes['llm.model_name']).toBe(servedModel('gpt-4o-mini'));
     expect(rspSpan.attributes['llm.provider']).toBe('azure');
   });
 
   it('a failed call names the deployment as the model when no response does', async () => {
-    const r = await rawRequest(`${proxy.url}/openai/deployments/missing/chat/completions?api-version=${API_VERSION}`, {
+    const r = await rawRequest(`${servers.proxy.url}/openai/deployments/missing/chat/completions?api-version=${API_VERSION}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'api-key': AZURE_KEY },
       body: JSON.stringify({ messages }),
     });
     expect(r.status).toBe(404);
-    const span = await waitForSpan(proxy.dbPath, r.headers['x-llmtap-span-id'] as string);
+    const span = await waitForSpan(servers.proxy.dbPath, r.headers['x-llmtap-span-id'] as string);
     expect(span.statusCode).toBe('ERROR');
     expect(span.statusMessage).toBe('NotFoundError: The API deployment for this resource does not exist.');
     expect(span.attributes['llm.model_name']).toBe('missing');
@@ -89,14 +80,14 @@ describe('Azure OpenAI', () => {
 
   it('the api-key is in no stored span, database file or log line', async () => {
     await new Promise((r) => setTimeout(r, 100));
-    const spans = readSpans(proxy.dbPath);
+    const spans = readSpans(servers.proxy.dbPath);
     expect(spans.filter((s) => s.attributes['llm.provider'] === 'azure').length).toBeGreaterThanOrEqual(5);
     for (const span of spans) expect(JSON.stringify(span, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))).not.toContain('SECRET');
-    const dir = dirname(proxy.dbPath);
+    const dir = dirname(servers.proxy.dbPath);
     for (const f of readdirSync(dir)) expect(readFileSync(join(dir, f)).includes('SECRET'), f).toBe(false);
     // Logged at trace level: every request line, never a header.
-    expect(proxy.logs.some((l) => l.path === '/openai/deployments/prod-chat/chat/completions')).toBe(true);
-    expect(JSON.stringify(proxy.logs)).not.toContain('SECRET');
+    expect(servers.proxy.logs.some((l) => l.path === '/openai/deployments/prod-chat/chat/completions')).toBe(true);
+    expect(JSON.stringify(servers.proxy.logs)).not.toContain('SECRET');
   });
 });
 
@@ -114,10 +105,10 @@ describe('llm.provider', () => {
   });
 
   it('is the upstream host name for a local server, and LLMTAP_PROVIDER overrides it everywhere', async () => {
-    const r = await rawRequest(`${proxy.baseURL}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: chatBody() });
-    expect((await waitForSpan(proxy.dbPath, r.headers['x-llmtap-span-id'] as string)).attributes['llm.provider']).toBe('127.0.0.1');
+    const r = await rawRequest(`${servers.proxy.baseURL}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: chatBody() });
+    expect((await waitForSpan(servers.proxy.dbPath, r.headers['x-llmtap-span-id'] as string)).attributes['llm.provider']).toBe('127.0.0.1');
 
-    const named = await startLlmtap({ LLMTAP_UPSTREAM_URL: fake.url, LLMTAP_LOG_LEVEL: 'silent', LLMTAP_FLUSH_INTERVAL_MS: '10', LLMTAP_PROVIDER: 'vllm' });
+    const named = await startLlmtap({ LLMTAP_UPSTREAM_URL: servers.fake.url, LLMTAP_LOG_LEVEL: 'silent', LLMTAP_FLUSH_INTERVAL_MS: '10', LLMTAP_PROVIDER: 'vllm' });
     try {
       const a = await rawRequest(`${named.baseURL}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: chatBody() });
       const b = await rawRequest(`${named.url}/openai/deployments/prod-chat/chat/completions?api-version=${API_VERSION}`, {

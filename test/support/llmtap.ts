@@ -5,9 +5,11 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import { start } from '../../src/main.js';
+import { startFakeOpenAI, type FakeOpenAI } from './fake-openai.js';
 
 export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 
@@ -30,6 +32,28 @@ export async function startLlmtap(env: Record<string, string>): Promise<InProces
   const log = createLogger(env.LLMTAP_LOG_LEVEL ?? 'info', { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) });
   const running = await start(config, log);
   return { url: running.url, baseURL: `${running.url}/v1`, dbPath, logs, shutdown: running.shutdown };
+}
+
+export interface FakeAndLlmtap {
+  fake: FakeOpenAI;
+  proxy: InProcess;
+}
+
+/**
+ * A fake OpenAI and an in-process llmtap in front of it for the tests of one file: started before them,
+ * stopped after. `env` is read when they start, so it may use servers an earlier `beforeAll` started.
+ */
+export function fakeAndLlmtap(env: Record<string, string> | (() => Record<string, string>) = {}): FakeAndLlmtap {
+  const running = {} as FakeAndLlmtap;
+  beforeAll(async () => {
+    running.fake = await startFakeOpenAI();
+    running.proxy = await startLlmtap({ LLMTAP_UPSTREAM_URL: running.fake.url, ...(typeof env === 'function' ? env() : env) });
+  });
+  afterAll(async () => {
+    await running.proxy?.shutdown();
+    await running.fake?.close();
+  });
+  return running;
 }
 
 export interface Spawned {
