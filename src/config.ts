@@ -55,7 +55,7 @@ const bearerToken = (raw: string, env: string): string => {
 const hide = (env: string, doc: string) => setting(env, 'false', doc, bool);
 
 /** OTel's `key1=value1,key2=value2` with URL-encoded values (OTEL_EXPORTER_OTLP_HEADERS, OTEL_RESOURCE_ATTRIBUTES). */
-export const keyValueList = (raw: string, env: string): Record<string, string> => {
+const keyValueList = (raw: string, env: string): Record<string, string> => {
   const out: Record<string, string> = {};
   for (const item of raw.split(',')) {
     if (!item.trim()) continue;

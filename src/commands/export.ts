@@ -12,7 +12,7 @@ import { openDatabase } from '../store/db.js';
 import { UsageError } from './errors.js';
 import { progress } from './progress.js';
 
-export const EXPORT_USAGE = `usage: llmtap export [--since ISO] [--until ISO] [--out FILE]
+const EXPORT_USAGE = `usage: llmtap export [--since ISO] [--until ISO] [--out FILE]
 
 Writes the stored spans (LLMTAP_DB_PATH), oldest first, as Phoenix span JSON lines: one span per
 line, loadable with Phoenix's json_lines_to_df / TraceDataset, or by \`llmtap import\`.

@@ -15,7 +15,7 @@ import { spanInserter } from '../store/spans.js';
 import { UsageError } from './errors.js';
 import { progress } from './progress.js';
 
-export const IMPORT_USAGE = `usage: llmtap import FILE [--to-phoenix]
+const IMPORT_USAGE = `usage: llmtap import FILE [--to-phoenix]
 
 Stores the spans of a JSONL file of Phoenix span JSON (\`llmtap export\`, Phoenix's spans_to_jsonl)
 in LLMTAP_DB_PATH; spans already there (same span id) are counted as duplicates and left alone.

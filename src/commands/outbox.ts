@@ -5,7 +5,7 @@ import { openDatabase } from '../store/db.js';
 import { Outbox, parkedReasons, unpark } from '../store/outbox.js';
 import { UsageError } from './errors.js';
 
-export const OUTBOX_USAGE = `usage: llmtap outbox [status|retry]
+const OUTBOX_USAGE = `usage: llmtap outbox [status|retry]
 
   status   spans waiting for export to Phoenix, and parked ones (refused by the target) with the reason
   retry    queue the parked spans for export again

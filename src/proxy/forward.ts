@@ -62,7 +62,7 @@ export interface ExchangeObserver {
   begin(req: IncomingMessage, body: Buffer, startNs: bigint): ExchangeTap;
 }
 
-export class ClientAbortError extends Error {
+class ClientAbortError extends Error {
   override name = 'ClientAbortError';
   constructor() {
     super('client closed the connection before the response ended');

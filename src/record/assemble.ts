@@ -13,7 +13,7 @@ import { LLMTAP, put, type Attributes, type Span, type SpanEvent } from './span.
 import { readStream } from './sse.js';
 
 /** The Python instrumentation's name for the first streamed token. */
-export const FIRST_TOKEN_EVENT = 'First Token Stream Event';
+const FIRST_TOKEN_EVENT = 'First Token Stream Event';
 
 /** Phoenix's span kind for a span without an OpenInference kind (the light spans of LLMTAP_RECORD_OTHER). */
 const OTHER_KIND = 'UNKNOWN';
