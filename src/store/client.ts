@@ -112,8 +112,6 @@ export class StoreClient {
         this.#exports.get(m.id)?.end();
         this.#exports.delete(m.id);
         return;
-      case 'closed':
-        return;
     }
   }
 

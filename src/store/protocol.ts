@@ -42,5 +42,4 @@ export type FromStore =
   | { t: 'result'; id: number; value: unknown }
   | { t: 'error'; id: number; message: string }
   | { t: 'chunk'; id: number; data: string }
-  | { t: 'end'; id: number }
-  | { t: 'closed' };
+  | { t: 'end'; id: number };

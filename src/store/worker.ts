@@ -129,7 +129,6 @@ async function close(deadline: number): Promise<void> {
   await writer.drain(deadline);
   await delivery?.close(deadline);
   writer.close();
-  send({ t: 'closed' });
   port.close();
 }
 
