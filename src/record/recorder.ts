@@ -1,5 +1,5 @@
 // The tap on each exchange: it sees the request, then every response chunk after the client got it,
-// keeping references (bounded) with their times. When the exchange is over it hands the lot to the
+// copying it (bounded) with its time into buffers of the exchange's own (capture.ts). When the exchange is over it hands the lot to the
 // storage thread, which builds the span (record/assemble.ts) and writes the request's log line.
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from '../log.js';
