@@ -2,6 +2,7 @@
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { routeOf } from '../src/metrics.js';
+import { eventually } from './support/eventually.js';
 import { chatBody, rawRequest } from './support/http.js';
 import { fakeAndLlmtap, startLlmtap } from './support/llmtap.js';
 import { startOtlpReceiver, type OtlpReceiver } from './support/otlp-receiver.js';
@@ -23,10 +24,6 @@ const servers = fakeAndLlmtap(() => ({
 const chat = (extra: Record<string, unknown> = {}, headers: Record<string, string> = {}) =>
   rawRequest(`${servers.proxy.baseURL}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: chatBody(extra) });
 
-async function eventually(check: () => Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 200 && !(await check()); i++) await new Promise((r) => setTimeout(r, 25));
-}
-
 describe('/metrics', () => {
   it('counts requests, durations, TTFT, tokens, spans and export', async () => {
     const before = await scrape(servers.proxy.url);
@@ -36,7 +33,7 @@ describe('/metrics', () => {
     await chat({}, { 'x-fake-behavior': 'error-429' });
     await rawRequest(`${servers.proxy.baseURL}/models`);
     await rawRequest(`${servers.proxy.baseURL}/files/file-abc123/content`);
-    await eventually(async () => (await scrape(servers.proxy.url)).value('llmtap_export_spans_sent_total') >= before.value('llmtap_export_spans_sent_total') + 3);
+    await eventually(async () => (await scrape(servers.proxy.url)).value('llmtap_export_spans_sent_total') >= before.value('llmtap_export_spans_sent_total') + 3, 'three spans exported');
     const after = await scrape(servers.proxy.url);
     const delta = (name: string, labels?: Record<string, string>) => after.value(name, labels) - before.value(name, labels);
     const observed = (name: string, labels?: Record<string, string>) => after.count(name, labels) - before.count(name, labels);
@@ -65,7 +62,7 @@ describe('/metrics', () => {
       for (let i = 0; i < 5; i++) {
         await rawRequest(`${small.baseURL}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: chatBody() });
       }
-      await eventually(async () => (await scrape(small.url)).value('llmtap_storage_errors_total') > 0);
+      await eventually(async () => (await scrape(small.url)).value('llmtap_storage_errors_total') > 0, 'a storage error counted');
       const m = await scrape(small.url);
       expect(m.value('llmtap_storage_errors_total')).toBeGreaterThan(0);
       expect(m.value('llmtap_spans_dropped_total')).toBe(3);

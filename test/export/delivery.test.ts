@@ -2,9 +2,10 @@
 // retry storms, 413 splits, a bounded backlog, and export never slowing traffic.
 import { afterEach, beforeAll, afterAll, describe, expect, it } from 'vitest';
 import { retryAfterMs, verdictFor } from '../../src/export/post.js';
+import { eventually } from '../support/eventually.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
 import { chatBody, rawRequest } from '../support/http.js';
-import { runCli, spawnLlmtap, startLlmtap, tempDbPath, type InProcess } from '../support/llmtap.js';
+import { logLine, runCli, spawnLlmtap, startLlmtap, tempDbPath, type InProcess } from '../support/llmtap.js';
 import { startOtlpReceiver, type OtlpReceiver } from '../support/otlp-receiver.js';
 import { scrape } from '../support/prometheus.js';
 import { readSpans } from '../support/spans.js';
@@ -40,14 +41,6 @@ async function calls(p: { baseURL: string }, n: number): Promise<string[]> {
     Array.from({ length: n }, () => rawRequest(`${p.baseURL}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: chatBody() })),
   );
   return rs.map((r) => r.headers['x-llmtap-span-id'] as string);
-}
-
-async function until(check: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 const acceptedIds = (): Set<string> => new Set(receiver.accepted().map((s) => s.spanId));
@@ -86,7 +79,7 @@ describe('delivery', () => {
     expect(ready.status).toBe(200);
     expect(JSON.parse(ready.body.toString()).checks.export).toMatch(/^retrying \(ECONNREFUSED.*20 waiting/);
     await receiver.restart();
-    await until(allAccepted(ids), 35_000);
+    await eventually(allAccepted(ids), 'every span accepted', 35_000);
     expect((await scrape(p.url)).value('llmtap_export_spans_sent_total')).toBe(20);
   });
 
@@ -110,7 +103,7 @@ describe('delivery', () => {
     await receiver.restart();
     const second = await spawnLlmtap(env);
     try {
-      await until(allAccepted(ids));
+      await eventually(allAccepted(ids), 'every span accepted', 10_000);
     } finally {
       second.proc.kill('SIGTERM');
       await second.exited;
@@ -142,7 +135,7 @@ describe('delivery', () => {
     };
     const p = await proxyTo({ LLMTAP_EXPORT_INTERVAL_MS: '1000' });
     const ids = await calls(p, 3);
-    await until(allAccepted(ids));
+    await eventually(allAccepted(ids), 'every span accepted', 10_000);
     expect(receiver.requests.length).toBe(3);
     // The first retry waited the exponential backoff (250-500 ms, with jitter), the second the Retry-After.
     expect(times[1]! - times[0]!).toBeGreaterThanOrEqual(240);
@@ -158,10 +151,10 @@ describe('delivery', () => {
     receiver.answer = () => (reject ? { status: 400, body: '{"detail":"Request body is invalid ExportTraceServiceRequest"}' } : { status: 200 });
     const p = await proxyTo();
     const ids = await calls(p, 5);
-    await until(() => receiver.requests.length >= 1);
+    await eventually(() => receiver.requests.length >= 1, 'an export request', 10_000);
     await new Promise((r) => setTimeout(r, 500)); // ten export intervals
     expect(receiver.requests.length).toBe(1);
-    const logged = p.logs.find((l) => String(l.msg).startsWith('export rejected'))!;
+    const logged = await logLine(p, (l) => String(l.msg).startsWith('export rejected'));
     expect(logged.answer).toContain('Request body is invalid ExportTraceServiceRequest');
     expect((await scrape(p.url)).value('llmtap_export_spans_parked_total')).toBe(5);
 
@@ -172,7 +165,7 @@ describe('delivery', () => {
     const retry = await runCli({ LLMTAP_DB_PATH: p.dbPath }, ['outbox', 'retry']);
     expect(retry.code).toBe(0);
     expect(retry.output).toContain('5 parked spans queued for export again');
-    await until(allAccepted(ids));
+    await eventually(allAccepted(ids), 'every span accepted', 10_000);
   });
 
   it('413: the batch is split until it fits', async () => {
@@ -180,7 +173,7 @@ describe('delivery', () => {
     receiver.answer = (_n, req) => (req.spans.length > 2 ? { status: 413 } : { status: 200 });
     const p = await proxyTo({ LLMTAP_EXPORT_INTERVAL_MS: '500' });
     const ids = await calls(p, 8);
-    await until(allAccepted(ids));
+    await eventually(allAccepted(ids), 'every span accepted', 10_000);
     expect(receiver.requests.some((r) => r.spans.length > 2)).toBe(true);
     expect((await scrape(p.url)).value('llmtap_export_spans_parked_total')).toBe(0);
   });
@@ -191,11 +184,11 @@ describe('delivery', () => {
     const p = await proxyTo({ LLMTAP_EXPORT_MAX_BACKLOG: '4' });
     const older = await calls(p, 6);
     const newer = await calls(p, 4);
-    await until(() => readSpans(p.dbPath).length === 10);
+    await eventually(() => readSpans(p.dbPath).length === 10, 'ten spans stored', 10_000);
     await new Promise((r) => setTimeout(r, 200));
     expect((await scrape(p.url)).value('llmtap_export_spans_skipped_total')).toBe(6);
     await receiver.restart();
-    await until(allAccepted(newer));
+    await eventually(allAccepted(newer), 'every span accepted', 10_000);
     const got = acceptedIds();
     expect(older.filter((id) => got.has(id))).toEqual([]);
     expect(readSpans(p.dbPath).length).toBe(10);

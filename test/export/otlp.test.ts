@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Span } from '../../src/record/span.js';
 import { VERSION } from '../../src/version.js';
+import { eventually } from '../support/eventually.js';
 import { chatBody, rawRequest } from '../support/http.js';
 import { fakeAndLlmtap } from '../support/llmtap.js';
 import { plain, startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../support/otlp-receiver.js';
@@ -23,14 +24,11 @@ const servers = fakeAndLlmtap(() => ({
   OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment=test,team=ml',
 }));
 
-async function received(spanIds: string[], timeoutMs = 5000): Promise<ReceivedSpan[]> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
+function received(spanIds: string[]): Promise<ReceivedSpan[]> {
+  return eventually(() => {
     const found = spanIds.map((id) => receiver.accepted().find((s) => s.spanId === id));
-    if (found.every(Boolean)) return found as ReceivedSpan[];
-    if (Date.now() > until) throw new Error(`spans not exported: ${spanIds.filter((_, i) => !found[i]).join(', ')}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
+    return found.every(Boolean) && (found as ReceivedSpan[]);
+  }, `exporting spans ${spanIds.join(', ')}`);
 }
 
 /** The stored span and the exported one are the same span. */

@@ -1,7 +1,7 @@
 // What callers tell llmtap in headers: trace context, session, user, metadata, tags, opt-out.
 import { describe, expect, it } from 'vitest';
 import { chatBody, rawRequest } from '../support/http.js';
-import { fakeAndLlmtap } from '../support/llmtap.js';
+import { fakeAndLlmtap, logLine } from '../support/llmtap.js';
 import { readSpans, waitForSpan } from '../support/spans.js';
 
 const servers = fakeAndLlmtap({ LLMTAP_FLUSH_INTERVAL_MS: '10' });
@@ -114,7 +114,7 @@ describe('the request log line', () => {
     const { r } = await send({}, chatBody({ stream: true, stream_options: { include_usage: true } }));
     const spanId = r.headers['x-llmtap-span-id'] as string;
     await waitForSpan(servers.proxy.dbPath, spanId);
-    const line = servers.proxy.logs.find((l) => l.spanId === spanId)!;
+    const line = await logLine(servers.proxy, (l) => l.spanId === spanId, 'the request log line');
     expect(line).toMatchObject({ msg: 'request', method: 'POST', path: '/v1/chat/completions', status: 200, model: 'gpt-4o-mini-2024-07-18' });
     expect(line.totalTokens).toBeGreaterThan(0);
     expect(line.ttftMs).toBeGreaterThan(0);

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { providerForHost } from '../../src/record/provider.js';
 import { DEPLOYMENTS, REPLY, servedModel } from '../support/fake-openai.js';
 import { chatBody, rawRequest } from '../support/http.js';
-import { fakeAndLlmtap, startLlmtap } from '../support/llmtap.js';
+import { fakeAndLlmtap, logLine, startLlmtap } from '../support/llmtap.js';
 import { readSpans, waitForSpan } from '../support/spans.js';
 
 const AZURE_KEY = 'azure-key-0123456789SECRETabcdef';
@@ -86,7 +86,7 @@ describe('Azure OpenAI', () => {
     const dir = dirname(servers.proxy.dbPath);
     for (const f of readdirSync(dir)) expect(readFileSync(join(dir, f)).includes('SECRET'), f).toBe(false);
     // Logged at trace level: every request line, never a header.
-    expect(servers.proxy.logs.some((l) => l.path === '/openai/deployments/prod-chat/chat/completions')).toBe(true);
+    await logLine(servers.proxy, (l) => l.path === '/openai/deployments/prod-chat/chat/completions', 'the Azure request log line');
     expect(JSON.stringify(servers.proxy.logs)).not.toContain('SECRET');
   });
 });

@@ -4,6 +4,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from '../support/eventually.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
 import { chatBody, rawRequest } from '../support/http.js';
 import { spawnLlmtap, startLlmtap } from '../support/llmtap.js';
@@ -20,14 +21,6 @@ const post = (stream: boolean) => ({
   headers: { 'content-type': 'application/json' },
   body: chatBody(stream ? { stream: true, stream_options: { include_usage: true } } : {}),
 });
-
-async function until(check: () => boolean, timeoutMs: number): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 /** /readyz once it answers `status` (readiness is reported by the storage thread within 250 ms). */
 async function readyz(url: string, status: number): Promise<{ checks: Record<string, string> }> {
@@ -65,14 +58,14 @@ describe('storage failure never touches traffic', () => {
       locker.exec('BEGIN EXCLUSIVE');
       const results = await Promise.all(Array.from({ length: 10 }, (_, i) => rawRequest(`${proxy.baseURL}/chat/completions`, post(i % 2 === 0))));
       expect(results.every((r) => r.status === 200 && r.complete)).toBe(true);
-      await until(() => proxy.logs.some((l) => l.msg === 'storage write failed: spans kept in memory and retried'), 3000);
+      await eventually(() => proxy.logs.some((l) => l.msg === 'storage write failed: spans kept in memory and retried'), 'the storage failure log line', 3000);
       expect((await readyz(proxy.url, 503)).checks.storage).toMatch(/locked/);
       locker.exec('ROLLBACK');
       const ids = results.map((r) => r.headers['x-llmtap-span-id'] as string);
-      await until(() => {
+      await eventually(() => {
         const stored = new Set(readSpans(proxy.dbPath).map((s) => s.spanId));
         return ids.every((id) => stored.has(id));
-      }, 10_000);
+      }, 'every span stored', 10_000);
       await readyz(proxy.url, 200);
     } finally {
       locker.close();
@@ -89,17 +82,17 @@ describe('storage failure never touches traffic', () => {
       const r = await rawRequest(`${proxy.baseURL}/chat/completions`, post(true));
       expect(r.status).toBe(200);
       expect(r.complete).toBe(true);
-      await until(() => proxy.logs.some((l) => l.msg === 'storage write failed: spans kept in memory and retried'), 3000);
+      await eventually(() => proxy.logs.some((l) => l.msg === 'storage write failed: spans kept in memory and retried'), 'the storage failure log line', 3000);
       await readyz(proxy.url, 503);
       rmSync(dir);
       mkdirSync(dir);
-      await until(() => {
+      await eventually(() => {
         try {
           return readSpans(proxy.dbPath).some((s) => s.spanId === r.headers['x-llmtap-span-id']);
         } catch {
           return false;
         }
-      }, 10_000);
+      }, 'the span stored in the recreated directory', 10_000);
       await readyz(proxy.url, 200);
     } finally {
       await proxy.shutdown();

@@ -9,6 +9,7 @@ import { afterAll, beforeAll } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import { start } from '../../src/main.js';
+import { eventually } from './eventually.js';
 import { startFakeOpenAI, type FakeOpenAI } from './fake-openai.js';
 
 export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
@@ -24,6 +25,10 @@ export interface InProcess {
   logs: Record<string, unknown>[];
   shutdown(): Promise<void>;
 }
+
+/** The first log line that matches, once written (request lines come from the storage thread). */
+export const logLine = (proxy: InProcess, match: (line: Record<string, unknown>) => boolean, what = 'the log line'): Promise<Record<string, unknown>> =>
+  eventually(() => proxy.logs.find(match), what);
 
 export async function startLlmtap(env: Record<string, string>): Promise<InProcess> {
   const dbPath = env.LLMTAP_DB_PATH ?? tempDbPath();

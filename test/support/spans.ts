@@ -2,6 +2,7 @@
 import Database from 'better-sqlite3';
 import { rowToSpan, type SpanRow } from '../../src/store/spans.js';
 import type { Span } from '../../src/record/span.js';
+import { eventually } from './eventually.js';
 
 export function readSpans(dbPath: string): Span[] {
   const db = new Database(dbPath, { readonly: true });
@@ -13,14 +14,8 @@ export function readSpans(dbPath: string): Span[] {
 }
 
 /** Waits until the span with this id is stored (the writer flushes on a timer). */
-export async function waitForSpan(dbPath: string, spanId: string, timeoutMs = 5000): Promise<Span> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const span = readSpans(dbPath).find((s) => s.spanId === spanId);
-    if (span) return span;
-    if (Date.now() > until) throw new Error(`span ${spanId} was not stored within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+export function waitForSpan(dbPath: string, spanId: string, timeoutMs = 5000): Promise<Span> {
+  return eventually(() => readSpans(dbPath).find((s) => s.spanId === spanId), `storing span ${spanId}`, timeoutMs);
 }
 
 /** A complete span with every kind of value, for storage and encoding tests. */
