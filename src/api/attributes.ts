@@ -3,6 +3,7 @@
 // more segments is a list index (lists compacted, in index order); a trailing all-digit segment is a
 // plain key; a key with both a value and children keeps both (`a` and `a.b` side by side). Phoenix
 // orders keys by a Python set; here they keep the order of the flat keys, so output is deterministic.
+import { isObject } from '../record/endpoint.js';
 import type { AttributeValue, Attributes } from '../record/span.js';
 
 /** Keys Phoenix parses from JSON strings on ingestion (its JSON_STRING_ATTRIBUTES, matched as suffixes). */
@@ -84,7 +85,6 @@ export function nest(flat: Attributes): Record<string, unknown> {
   return Object.fromEntries(walk(root));
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isPrimitive = (v: unknown): v is string | number | boolean => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';
 
 /**

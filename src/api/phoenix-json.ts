@@ -1,6 +1,7 @@
 // Span ⇄ Phoenix span JSON, one object per JSONL line: exactly the 11 keys Phoenix's `span_to_json`
 // writes, in its order, and its `json_string_to_span` requires. Reading also takes Phoenix's own lines,
 // the 2023 flat attribute form, and UUID-style ids.
+import { isObject } from '../record/endpoint.js';
 import type { Attributes, Span, SpanEvent, StatusCode } from '../record/span.js';
 import { flatten, nest } from './attributes.js';
 import { isoToNs, nsToIso } from './isotime.js';
@@ -58,7 +59,6 @@ const fail = (message: string): never => {
   throw new PhoenixFormatError(message);
 };
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** A hex id as Phoenix writes it; a UUID loses its hyphens, as Phoenix's own re-encoding does. */
 function id(value: unknown, what: string, lengths: number[]): string {
