@@ -5,6 +5,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
 import autocannon from 'autocannon';
 
 export interface HttpLoad {
@@ -70,7 +71,13 @@ export async function httpLoad(tool: 'wrk' | 'autocannon', url: string, load: Ht
     return { requests: r.requests, rps: r.requests / (r.duration_us / 1e6), p50Ms: r.p50_us / 1000, p99Ms: r.p99_us / 1000, errors: r.errors };
   }
   const r = await autocannon({ url, method: 'POST', body: load.body, headers: load.headers, connections: load.connections, duration: load.durationS });
-  return { requests: r.requests.total, rps: r.requests.total / load.durationS, p50Ms: r.latency.p50, p99Ms: r.latency.p99, errors: r.errors + r.non2xx + r.timeouts };
+  return {
+    requests: r.requests.total,
+    rps: r.requests.total / load.durationS,
+    p50Ms: r.latency.p50,
+    p99Ms: r.latency.p99,
+    errors: r.errors + r.non2xx + r.timeouts,
+  };
 }
 
 /** Time to the first body byte of a stream, one request at a time. */

@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'no
 import { request } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+
 import { openDatabase } from '../dist/store/db.js';
 import { spanInserter } from '../dist/store/spans.js';
 
@@ -17,7 +18,8 @@ const N = Number(process.argv[2] ?? 1_000_000);
 const DB = process.argv[3] ?? '/tmp/llmtap-bench/spans.db';
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const MODELS = ['gpt-4o-mini-2024-07-18', 'gpt-4o-2024-08-06', 'gpt-4.1-nano-2025-04-14'];
-const WORDS = 'the weather report for paris shows rain later today while the tides along the atlantic coast stay calm and the refund policy covers thirty days'.split(' ');
+const WORDS =
+  'the weather report for paris shows rain later today while the tides along the atlantic coast stay calm and the refund policy covers thirty days'.split(' ');
 
 const hex = (n, len) => n.toString(16).padStart(len, '0');
 const sentence = (i, words) => Array.from({ length: words }, (_, k) => WORDS[(i * 7 + k * 13) % WORDS.length]).join(' ');
@@ -28,7 +30,14 @@ function span(i, nowNs) {
   const answer = sentence(i + 1, 60);
   const model = MODELS[i % MODELS.length];
   const error = i % 20 === 0;
-  const request_ = { model: model.slice(0, -11), messages: [{ role: 'system', content: 'You are a concise assistant.' }, { role: 'user', content: question }], temperature: 0.2 };
+  const request_ = {
+    model: model.slice(0, -11),
+    messages: [
+      { role: 'system', content: 'You are a concise assistant.' },
+      { role: 'user', content: question },
+    ],
+    temperature: 0.2,
+  };
   return {
     traceId: hex(i + 1, 32),
     spanId: hex(i + 1, 16),
@@ -53,7 +62,11 @@ function span(i, nowNs) {
       ...(error
         ? {}
         : {
-            'output.value': JSON.stringify({ id: `chatcmpl-${i}`, model, choices: [{ index: 0, message: { role: 'assistant', content: answer }, finish_reason: 'stop' }] }),
+            'output.value': JSON.stringify({
+              id: `chatcmpl-${i}`,
+              model,
+              choices: [{ index: 0, message: { role: 'assistant', content: answer }, finish_reason: 'stop' }],
+            }),
             'output.mime_type': 'application/json',
             'llm.output_messages.0.message.role': 'assistant',
             'llm.output_messages.0.message.content': answer,
@@ -120,7 +133,9 @@ async function cliExport() {
   const peak = watchPeak(proc.pid);
   const code = await new Promise((r) => proc.on('exit', r));
   const ms = performance.now() - t0;
-  console.log(`llmtap export: exit ${code}, ${(ms / 1000).toFixed(1)} s, ${((N / ms) * 1000).toFixed(0)} spans/s, peak RSS ${mb(peak())}, ${(statSync(out).size / 1e9).toFixed(2)} GB written`);
+  console.log(
+    `llmtap export: exit ${code}, ${(ms / 1000).toFixed(1)} s, ${((N / ms) * 1000).toFixed(0)} spans/s, peak RSS ${mb(peak())}, ${(statSync(out).size / 1e9).toFixed(2)} GB written`,
+  );
 }
 
 function get(url) {
@@ -196,7 +211,9 @@ async function api() {
     writeFileSync(`/proc/${proc.pid}/clear_refs`, '5'); // resets the peak (VmHWM) to the current RSS (Linux)
     const peak = watchPeak(proc.pid);
     const r = await get(`${url}/api/spans?format=jsonl`);
-    console.log(`GET /api/spans?format=jsonl: ${r.status}, ${(r.ms / 1000).toFixed(1)} s, ${(r.bytes / 1e9).toFixed(2)} GB; server RSS before ${mb(base)}, peak ${mb(peak())}`);
+    console.log(
+      `GET /api/spans?format=jsonl: ${r.status}, ${(r.ms / 1000).toFixed(1)} s, ${(r.bytes / 1e9).toFixed(2)} GB; server RSS before ${mb(base)}, peak ${mb(peak())}`,
+    );
   } finally {
     proc.kill('SIGTERM');
   }

@@ -1,6 +1,7 @@
 // The reference: a minimal pass-through proxy with undici and node:http only — no recording, no
 // framework. The fastest reasonable Node proxy, llmtap's physical limit on this runtime.
 import { createServer } from 'node:http';
+
 import { Pool } from 'undici';
 
 const [port = '0', upstream = ''] = process.argv.slice(2);

@@ -7,8 +7,9 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { httpLoad, median, pickTool, slowStreams, ttfb, type LoadResult } from './load.js';
-import { cpuMs, rssMb, startHelper, startLlmtap, type Proc } from './procs.js';
+
+import { httpLoad, type LoadResult, median, pickTool, slowStreams, ttfb } from './load.js';
+import { cpuMs, type Proc, rssMb, startHelper, startLlmtap } from './procs.js';
 
 const { values: args } = parseArgs({ options: { quick: { type: 'boolean' }, rounds: { type: 'string' }, seconds: { type: 'string' } } });
 const quick = args.quick ?? false;
@@ -70,7 +71,11 @@ async function main(): Promise<void> {
   const sink = await startHelper('otlp-sink', here('./otlp-sink.ts'), []);
   const startProxies = async (): Promise<[Proc, Proc]> => [
     await startHelper('reference', here('./reference-proxy.ts'), [upstream.url]),
-    await startLlmtap(here('../dist/cli.js'), { LLMTAP_UPSTREAM_URL: upstream.url, LLMTAP_DB_PATH: join(dataDir, 'llmtap.db'), PHOENIX_COLLECTOR_ENDPOINT: sink.url }),
+    await startLlmtap(here('../dist/cli.js'), {
+      LLMTAP_UPSTREAM_URL: upstream.url,
+      LLMTAP_DB_PATH: join(dataDir, 'llmtap.db'),
+      PHOENIX_COLLECTOR_ENDPOINT: sink.url,
+    }),
   ];
   let [reference, llmtap] = await startProxies();
   const procs = (): Proc[] => [reference, llmtap, sink, upstream];
@@ -133,7 +138,10 @@ async function main(): Promise<void> {
             `${row.cpuUsPerRequest === undefined ? '         -' : row.cpuUsPerRequest.toFixed(0).padStart(10)}  ${String(row.errors).padStart(6)}`,
         );
       }
-      const ratios = { throughput: med('llmtap', 'rps') / med('reference', 'rps'), cpu: med('llmtap', 'cpuUsPerRequest') / med('reference', 'cpuUsPerRequest') };
+      const ratios = {
+        throughput: med('llmtap', 'rps') / med('reference', 'rps'),
+        cpu: med('llmtap', 'cpuUsPerRequest') / med('reference', 'cpuUsPerRequest'),
+      };
       summary.llmtapOverReference = ratios;
       log(`${''.padEnd(15)} llmtap/reference: throughput ×${ratios.throughput.toFixed(2)}, CPU per request ×${ratios.cpu.toFixed(2)}`);
       results[s.id] = summary;
@@ -144,7 +152,9 @@ async function main(): Promise<void> {
     const ttfbRuns: Record<string, { p50Ms: number; p99Ms: number }[]> = { direct: [], reference: [], llmtap: [] };
     for (let round = 0; round < ROUNDS; round++) {
       for (const t of targets) {
-        ttfbRuns[t.name]!.push(await ttfb(`${t.url}/v1/chat/completions`, TTFB_SAMPLES, STREAM, { ...HEADERS, 'x-bench-tokens': '5', 'x-bench-delay-ms': '2' }));
+        ttfbRuns[t.name]!.push(
+          await ttfb(`${t.url}/v1/chat/completions`, TTFB_SAMPLES, STREAM, { ...HEADERS, 'x-bench-tokens': '5', 'x-bench-delay-ms': '2' }),
+        );
       }
     }
     const ttfbMed = (name: string, k: 'p50Ms' | 'p99Ms'): number => median(ttfbRuns[name]!.map((r) => r[k]));
@@ -155,7 +165,8 @@ async function main(): Promise<void> {
       ]),
     );
     results['ttfb-c1'] = ttfbSummary;
-    for (const t of targets) log(`stream TTFB c=1  ${t.name.padEnd(9)} p50 ${ttfbMed(t.name, 'p50Ms').toFixed(3)} ms  p99 ${ttfbMed(t.name, 'p99Ms').toFixed(3)} ms`);
+    for (const t of targets)
+      log(`stream TTFB c=1  ${t.name.padEnd(9)} p50 ${ttfbMed(t.name, 'p50Ms').toFixed(3)} ms  p99 ${ttfbMed(t.name, 'p99Ms').toFixed(3)} ms`);
 
     // ---- many slow streams at once: memory ---------------------------------------------------------
     // On freshly started proxies: what the streams cost, not the heap the throughput runs left behind.
@@ -166,11 +177,17 @@ async function main(): Promise<void> {
     const slow: Record<string, unknown> = {};
     for (const t of targets.filter((x) => x.pid)) {
       const idle = rssMb(t.pid!);
-      const r = await slowStreams(`${t.url}/v1/chat/completions`, SLOW_STREAMS, STREAM, { ...HEADERS, 'x-bench-tokens': String(SLOW_TOKENS), 'x-bench-delay-ms': '50' }, () =>
-        rssMb(t.pid!),
+      const r = await slowStreams(
+        `${t.url}/v1/chat/completions`,
+        SLOW_STREAMS,
+        STREAM,
+        { ...HEADERS, 'x-bench-tokens': String(SLOW_TOKENS), 'x-bench-delay-ms': '50' },
+        () => rssMb(t.pid!),
       );
       slow[t.name] = { ...r, idleRssMb: idle };
-      log(`${SLOW_STREAMS} slow streams   ${t.name.padEnd(9)} peak RSS ${r.peakRssMb.toFixed(0)} MB (idle ${idle.toFixed(0)} MB), ${r.completed} completed, ${r.errors} errors`);
+      log(
+        `${SLOW_STREAMS} slow streams   ${t.name.padEnd(9)} peak RSS ${r.peakRssMb.toFixed(0)} MB (idle ${idle.toFixed(0)} MB), ${r.completed} completed, ${r.errors} errors`,
+      );
       await pause(500);
     }
     results[`slow-streams-${SLOW_STREAMS}`] = slow;
@@ -234,7 +251,16 @@ async function main(): Promise<void> {
     writeFileSync(
       file,
       JSON.stringify(
-        { date: new Date().toISOString(), quick, rounds: ROUNDS, secondsPerRun: RUN_S, tool, machine: { cores: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version }, results, report: lines },
+        {
+          date: new Date().toISOString(),
+          quick,
+          rounds: ROUNDS,
+          secondsPerRun: RUN_S,
+          tool,
+          machine: { cores: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version },
+          results,
+          report: lines,
+        },
         null,
         2,
       ),

@@ -13,8 +13,21 @@ const completion = Buffer.from(
     object: 'chat.completion',
     created,
     model: 'gpt-4o-mini-2024-07-18',
-    choices: [{ index: 0, message: { role: 'assistant', content: 'Hello! This is a benchmark answer of a typical short length, about thirty tokens long in all.', refusal: null }, logprobs: null, finish_reason: 'stop' }],
-    usage: { prompt_tokens: 19, completion_tokens: 30, total_tokens: 49, prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 }, completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0 } },
+    choices: [
+      {
+        index: 0,
+        message: { role: 'assistant', content: 'Hello! This is a benchmark answer of a typical short length, about thirty tokens long in all.', refusal: null },
+        logprobs: null,
+        finish_reason: 'stop',
+      },
+    ],
+    usage: {
+      prompt_tokens: 19,
+      completion_tokens: 30,
+      total_tokens: 49,
+      prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
+      completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0 },
+    },
     system_fingerprint: 'fp_bench',
   }),
 );

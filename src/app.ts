@@ -1,13 +1,14 @@
 // Which path goes where. Hono routes; the proxy paths then work on Node's own request/response.
 import type { HttpBindings } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
-import { Hono, type Context } from 'hono';
-import { apiAccess, uiAccess } from './api/access.js';
-import { apiRoutes, type ApiDeps } from './api/routes.js';
-import { uiRoutes } from './api/ui.js';
+import { type Context, Hono } from 'hono';
 import type { Registry } from 'prom-client';
-import type { Forwarder } from './proxy/forward.js';
+
+import { apiAccess, uiAccess } from './api/access.js';
+import { type ApiDeps, apiRoutes } from './api/routes.js';
+import { uiRoutes } from './api/ui.js';
 import { openAIError } from './proxy/errors.js';
+import type { Forwarder } from './proxy/forward.js';
 
 export interface ReadinessCheck {
   name: string;
@@ -62,9 +63,17 @@ export function createApp({ forwarder, readiness, metrics, api, adminToken }: Ap
   app.route('/', uiRoutes());
 
   app.notFound((c) =>
-    c.body(openAIError(`llmtap: no route for ${c.req.method} ${c.req.path}; OpenAI calls go under /v1/ (Azure OpenAI under /openai/)`, 'invalid_request_error', 'not_found'), 404, {
-      'content-type': 'application/json',
-    }),
+    c.body(
+      openAIError(
+        `llmtap: no route for ${c.req.method} ${c.req.path}; OpenAI calls go under /v1/ (Azure OpenAI under /openai/)`,
+        'invalid_request_error',
+        'not_found',
+      ),
+      404,
+      {
+        'content-type': 'application/json',
+      },
+    ),
   );
 
   return app;

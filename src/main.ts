@@ -2,8 +2,10 @@
 // in-flight streams, writes the queued spans, makes a last export attempt, then exits.
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+
 import { createAdaptorServer } from '@hono/node-server';
 import { AggregatorRegistry } from 'prom-client';
+
 import { accessMode } from './api/access.js';
 import { createApp, type ReadinessCheck } from './app.js';
 import type { Config } from './config.js';
@@ -11,8 +13,8 @@ import { describeTarget, exportTarget } from './export/target.js';
 import type { Logger } from './log.js';
 import { Metrics } from './metrics.js';
 import { Forwarder } from './proxy/forward.js';
-import { providers } from './record/provider.js';
 import { maskConfig } from './record/mask.js';
+import { providers } from './record/provider.js';
 import { Recorder } from './record/recorder.js';
 import { logExchange } from './request-log.js';
 import { StoreClient } from './store/client.js';
@@ -54,9 +56,7 @@ export async function start(config: Config, log: Logger): Promise<Running> {
     log,
     metrics,
   );
-  const readiness: ReadinessCheck[] = [
-    { name: 'storage', status: () => ({ ready: !store.status().storage, detail: store.status().storage ?? 'ok' }) },
-  ];
+  const readiness: ReadinessCheck[] = [{ name: 'storage', status: () => ({ ready: !store.status().storage, detail: store.status().storage ?? 'ok' }) }];
   if (target) {
     readiness.push({ name: 'export', status: () => ({ ready: true, detail: store.status().export ?? 'starting' }) });
     log.info({ target: describeTarget(target) }, 'exporting spans over OTLP');

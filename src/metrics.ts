@@ -1,6 +1,7 @@
 // Prometheus metrics (prom-client), one registry per running server. Components get this object and
 // count what they do; gauges that describe state are read when /metrics is scraped.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
 import { msBetween } from './clock.js';
 import type { ExchangeResult } from './proxy/forward.js';
 import type { SpanSummary } from './request-log.js';
@@ -66,7 +67,11 @@ export class Metrics {
     help: 'Spans dropped because the write queue was full',
     registers: [this.registry],
   });
-  readonly storageErrors = new Counter({ name: 'llmtap_storage_errors_total', help: 'Failed SQLite writes (the spans stay queued)', registers: [this.registry] });
+  readonly storageErrors = new Counter({
+    name: 'llmtap_storage_errors_total',
+    help: 'Failed SQLite writes (the spans stay queued)',
+    registers: [this.registry],
+  });
   readonly exportSent = new Counter({ name: 'llmtap_export_spans_sent_total', help: 'Spans the export target accepted', registers: [this.registry] });
   readonly exportFailures = new Counter({
     name: 'llmtap_export_failures_total',

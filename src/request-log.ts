@@ -1,4 +1,5 @@
 import { SemanticConventions as SC } from '@arizeai/openinference-semantic-conventions';
+
 import { msBetween } from './clock.js';
 import type { Logger } from './log.js';
 import type { ExchangeResult } from './proxy/forward.js';

@@ -1,7 +1,9 @@
 // The configuration table: validation, and the README's table kept equal to the code's.
-import { readFileSync, readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+
 import { describe, expect, it } from 'vitest';
+
 import { ConfigError, loadConfig, settings } from '../src/config.js';
 
 const root = new URL('..', import.meta.url).pathname;

@@ -1,11 +1,12 @@
 // GET /metrics: Prometheus text that a real parser reads, with counters that move as traffic does.
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { routeOf } from '../src/metrics.js';
 import { eventually } from './support/eventually.js';
 import { chatBody, rawRequest } from './support/http.js';
 import { fakeAndLlmtap, startLlmtap } from './support/llmtap.js';
-import { startOtlpReceiver, type OtlpReceiver } from './support/otlp-receiver.js';
+import { type OtlpReceiver, startOtlpReceiver } from './support/otlp-receiver.js';
 import { scrape } from './support/prometheus.js';
 
 let receiver: OtlpReceiver;
@@ -22,7 +23,11 @@ const servers = fakeAndLlmtap(() => ({
 }));
 
 const chat = (extra: Record<string, unknown> = {}, headers: Record<string, string> = {}) =>
-  rawRequest(`${servers.proxy.baseURL}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: chatBody(extra) });
+  rawRequest(`${servers.proxy.baseURL}/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: chatBody(extra),
+  });
 
 describe('/metrics', () => {
   it('counts requests, durations, TTFT, tokens, spans and export', async () => {
@@ -33,7 +38,10 @@ describe('/metrics', () => {
     await chat({}, { 'x-fake-behavior': 'error-429' });
     await rawRequest(`${servers.proxy.baseURL}/models`);
     await rawRequest(`${servers.proxy.baseURL}/files/file-abc123/content`);
-    await eventually(async () => (await scrape(servers.proxy.url)).value('llmtap_export_spans_sent_total') >= before.value('llmtap_export_spans_sent_total') + 3, 'three spans exported');
+    await eventually(
+      async () => (await scrape(servers.proxy.url)).value('llmtap_export_spans_sent_total') >= before.value('llmtap_export_spans_sent_total') + 3,
+      'three spans exported',
+    );
     const after = await scrape(servers.proxy.url);
     const delta = (name: string, labels?: Record<string, string>) => after.value(name, labels) - before.value(name, labels);
     const observed = (name: string, labels?: Record<string, string>) => after.count(name, labels) - before.count(name, labels);
@@ -55,7 +63,12 @@ describe('/metrics', () => {
   });
 
   it('counts storage errors and dropped spans while the database is locked', async () => {
-    const small = await startLlmtap({ LLMTAP_UPSTREAM_URL: servers.fake.url, LLMTAP_LOG_LEVEL: 'silent', LLMTAP_FLUSH_INTERVAL_MS: '10', LLMTAP_WRITE_QUEUE_MAX: '2' });
+    const small = await startLlmtap({
+      LLMTAP_UPSTREAM_URL: servers.fake.url,
+      LLMTAP_LOG_LEVEL: 'silent',
+      LLMTAP_FLUSH_INTERVAL_MS: '10',
+      LLMTAP_WRITE_QUEUE_MAX: '2',
+    });
     const locker = new Database(small.dbPath);
     try {
       locker.exec('BEGIN EXCLUSIVE');

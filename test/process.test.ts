@@ -1,8 +1,10 @@
 // The real `llmtap` process: start-up validation, SIGTERM drain, and memory under many slow streams.
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFakeOpenAI, type FakeOpenAI } from './support/fake-openai.js';
+
+import { type FakeOpenAI, startFakeOpenAI } from './support/fake-openai.js';
 import { chatBody, rawRequest } from './support/http.js';
 import { runCli, spawnLlmtap } from './support/llmtap.js';
 
@@ -102,7 +104,9 @@ describe('memory', () => {
       );
       await Promise.all(streams);
       const peakMb = kb('VmHWM') / 1024;
-      console.log(`memory check: 200 streams × ${perStream / 1048576} MiB; proxy RSS ${Math.round(startRss / 1024)} MB at start, peak ${Math.round(peakMb)} MB`);
+      console.log(
+        `memory check: 200 streams × ${perStream / 1048576} MiB; proxy RSS ${Math.round(startRss / 1024)} MB at start, peak ${Math.round(peakMb)} MB`,
+      );
       expect(totalBytes).toBe(200 * perStream);
       // Without backpressure the proxy would hold most of 1.6 GiB; with it, it stays near its idle footprint.
       expect(peakMb).toBeLessThan(300);

@@ -1,9 +1,11 @@
 // Nothing leaked: the API key used for calls appears nowhere llmtap writes — database, logs, spans.
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFakeOpenAI, type FakeOpenAI } from './support/fake-openai.js';
+
+import { type FakeOpenAI, startFakeOpenAI } from './support/fake-openai.js';
 import { chatBody, rawRequest } from './support/http.js';
 import { spawnLlmtap } from './support/llmtap.js';
 import { readSpans } from './support/spans.js';
@@ -26,7 +28,11 @@ describe('secrets', () => {
       .create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }, { headers: { 'x-fake-behavior': 'error-500' } })
       .catch(() => undefined);
     // Azure-style key header (on the OpenAI path and on Azure's), and a key in a malformed request.
-    await rawRequest(`${llmtap.baseURL}/chat/completions`, { method: 'POST', headers: { 'api-key': KEY, 'content-type': 'application/json' }, body: chatBody() });
+    await rawRequest(`${llmtap.baseURL}/chat/completions`, {
+      method: 'POST',
+      headers: { 'api-key': KEY, 'content-type': 'application/json' },
+      body: chatBody(),
+    });
     await rawRequest(`${llmtap.url}/openai/deployments/prod-chat/chat/completions?api-version=2024-10-21`, {
       method: 'POST',
       headers: { 'api-key': KEY, 'content-type': 'application/json' },

@@ -5,6 +5,7 @@ import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Context, MiddlewareHandler } from 'hono';
 import { bearerAuth } from 'hono/bearer-auth';
 import { ipRestriction } from 'hono/ip-restriction';
+
 import { apiError as error } from './errors.js';
 
 const loopbackOnly = ipRestriction(getConnInfo, { allowList: ['127.0.0.0/8', '::1'] }, (remote, c: Context) =>
@@ -15,7 +16,12 @@ const loopbackOnly = ipRestriction(getConnInfo, { allowList: ['127.0.0.0/8', '::
 export function apiAccess(token: string): MiddlewareHandler {
   if (!token) return loopbackOnly;
   const message = error('llmtap: this API needs the admin token: send "authorization: Bearer <LLMTAP_ADMIN_TOKEN>"');
-  return bearerAuth({ token, noAuthenticationHeader: { message }, invalidAuthenticationHeader: { message }, invalidToken: { message: error('llmtap: wrong admin token') } });
+  return bearerAuth({
+    token,
+    noAuthenticationHeader: { message },
+    invalidAuthenticationHeader: { message },
+    invalidToken: { message: error('llmtap: wrong admin token') },
+  });
 }
 
 /**
@@ -29,4 +35,3 @@ export function uiAccess(token: string): MiddlewareHandler {
 /** The start-up log line: which rule is in force. */
 export const accessMode = (token: string): string =>
   token ? '/api and /ui: admin token required (LLMTAP_ADMIN_TOKEN)' : '/api and /ui: loopback clients only (set LLMTAP_ADMIN_TOKEN to open them to others)';
-

@@ -4,7 +4,7 @@
 // plain key; a key with both a value and children keeps both (`a` and `a.b` side by side). Phoenix
 // orders keys by a Python set; here they keep the order of the flat keys, so output is deterministic.
 import { isObject } from '../record/endpoint.js';
-import type { AttributeValue, Attributes } from '../record/span.js';
+import type { Attributes, AttributeValue } from '../record/span.js';
 
 /** Keys Phoenix parses from JSON strings on ingestion (its JSON_STRING_ATTRIBUTES, matched as suffixes). */
 const JSON_STRING_SUFFIXES = ['document.metadata', 'llm.prompt_template.variables', 'metadata', 'tool.parameters'];

@@ -24,7 +24,8 @@ export function isoToNs(text: string): bigint | undefined {
   const ms = Date.UTC(...parts);
   const date = new Date(ms);
   // Date.UTC rolls over out-of-range fields (Feb 30 → Mar 2); a real date reads back the same.
-  if (date.getUTCFullYear() !== parts[0] || date.getUTCMonth() !== parts[1] || date.getUTCDate() !== parts[2] || date.getUTCHours() !== parts[3]) return undefined;
+  if (date.getUTCFullYear() !== parts[0] || date.getUTCMonth() !== parts[1] || date.getUTCDate() !== parts[2] || date.getUTCHours() !== parts[3])
+    return undefined;
   if (parts[4] > 59 || parts[5] > 59 || Number(oh) > 23 || Number(om) > 59) return undefined;
   const offsetMinutes = sign ? (sign === '-' ? -1 : 1) * (Number(oh) * 60 + Number(om)) : 0;
   return BigInt(ms - offsetMinutes * 60_000) * NS_PER_MS + BigInt(fraction.padEnd(9, '0'));

@@ -1,10 +1,11 @@
 // JSONL of Phoenix span JSON, both ways, for the API and the CLI alike. Export reads a row at a time;
 // import reads a line at a time and stores in batches: memory stays flat at any size.
 import { Readable } from 'node:stream';
+
 import type { Span } from '../record/span.js';
+import type { DB } from '../store/db.js';
 import { iterateSpans, type SpanFilter } from '../store/queries.js';
 import { rowToSpan } from '../store/spans.js';
-import type { DB } from '../store/db.js';
 import { fromPhoenix, PhoenixFormatError, toPhoenixLine } from './phoenix-json.js';
 
 const CHUNK_CHARS = 64 * 1024;

@@ -51,7 +51,11 @@ function filter(p: Map<string, string>): SpanFilter {
   if (until !== undefined) f.untilNs = parseTime('until', until);
   const trace = p.get('trace_id');
   if (trace !== undefined) f.traceId = parseId('trace_id', trace);
-  for (const [name, key] of [['session_id', 'sessionId'], ['user_id', 'userId'], ['model', 'model']] as const) {
+  for (const [name, key] of [
+    ['session_id', 'sessionId'],
+    ['user_id', 'userId'],
+    ['model', 'model'],
+  ] as const) {
     const v = p.get(name);
     if (v !== undefined) f[key] = v;
   }
@@ -87,7 +91,8 @@ export function parseListQuery(params: URLSearchParams): ListQuery {
   const q: ListQuery = { format, filter: filter(p), limit: DEFAULT_LIMIT };
   const limit = p.get('limit');
   if (limit !== undefined) {
-    if (!/^\d+$/.test(limit) || Number(limit) < 1 || Number(limit) > MAX_LIMIT) throw new BadRequest(`limit must be an integer from 1 to ${MAX_LIMIT}, got "${limit}"`);
+    if (!/^\d+$/.test(limit) || Number(limit) < 1 || Number(limit) > MAX_LIMIT)
+      throw new BadRequest(`limit must be an integer from 1 to ${MAX_LIMIT}, got "${limit}"`);
     q.limit = Number(limit);
   }
   const cursor = p.get('cursor');

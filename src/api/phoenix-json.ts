@@ -59,7 +59,6 @@ const fail = (message: string): never => {
   throw new PhoenixFormatError(message);
 };
 
-
 /** A hex id as Phoenix writes it; a UUID loses its hyphens, as Phoenix's own re-encoding does. */
 function id(value: unknown, what: string, lengths: number[]): string {
   const hex = typeof value === 'string' ? value.replaceAll('-', '').toLowerCase() : '';

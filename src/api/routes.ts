@@ -2,15 +2,17 @@
 // `{"error":{"message"}}` with a 4xx (5xx only for failures of llmtap itself).
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+
 import type { HttpBindings } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
+
 import { nowNs } from '../clock.js';
 import type { Logger } from '../log.js';
 import type { StoreClient } from '../store/client.js';
-import { importLines, readLines } from './jsonl.js';
 import { apiError as error, BadRequest } from './errors.js';
+import { importLines, readLines } from './jsonl.js';
 import { encodeCursor, parseId, parseListQuery, parseWindow } from './params.js';
 import { toPhoenix } from './phoenix-json.js';
 import { listItem } from './summary.js';

@@ -1,5 +1,6 @@
 // A list item: what the viewer's table and a quick `curl` need, without the span's bulk.
 import { SemanticConventions as SC } from '@arizeai/openinference-semantic-conventions';
+
 import type { Attributes } from '../record/span.js';
 import type { Row } from '../store/queries.js';
 import { nsToIso } from './isotime.js';

@@ -1,6 +1,7 @@
 // The viewer: plain static files (no build step), served from next to this module — src/ui when run
 // from source, dist/ui once built (the build copies them).
 import { fileURLToPath } from 'node:url';
+
 import type { HttpBindings } from '@hono/node-server';
 import { serveStatic } from '@hono/node-server/serve-static';
 import { Hono } from 'hono';

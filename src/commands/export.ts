@@ -3,12 +3,13 @@
 import { createWriteStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
-import { exportStream } from '../api/jsonl.js';
+
 import { BadRequest } from '../api/errors.js';
+import { exportStream } from '../api/jsonl.js';
 import { parseTime } from '../api/params.js';
 import type { Config } from '../config.js';
-import type { SpanFilter } from '../store/queries.js';
 import { openDatabase } from '../store/db.js';
+import type { SpanFilter } from '../store/queries.js';
 import { UsageError } from './errors.js';
 import { progress } from './progress.js';
 
@@ -44,7 +45,10 @@ export async function exportCommand(args: string[], config: Config): Promise<num
   const where = values.out ?? 'standard output';
   const done = progress((n) => `llmtap export: ${n} spans written…`);
   try {
-    await pipeline(exportStream(db, filter, (n) => done.add(n)), values.out ? createWriteStream(values.out) : process.stdout);
+    await pipeline(
+      exportStream(db, filter, (n) => done.add(n)),
+      values.out ? createWriteStream(values.out) : process.stdout,
+    );
   } finally {
     db.close();
   }

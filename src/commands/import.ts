@@ -3,15 +3,16 @@
 // --to-phoenix, sends them to the configured Phoenix over OTLP (Phoenix deduplicates by span id too).
 import { createReadStream } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { importLines, readLines, type ImportResult } from '../api/jsonl.js';
+
+import { importLines, type ImportResult, readLines } from '../api/jsonl.js';
 import type { Config } from '../config.js';
 import { OtlpEncoder } from '../export/otlp.js';
-import { postSpans, verdictFor, type Reply } from '../export/post.js';
-import { exportTarget, type ExportTarget } from '../export/target.js';
-import { VERSION } from '../version.js';
-import { openDatabase } from '../store/db.js';
+import { postSpans, type Reply, verdictFor } from '../export/post.js';
+import { type ExportTarget, exportTarget } from '../export/target.js';
 import type { Span } from '../record/span.js';
+import { openDatabase } from '../store/db.js';
 import { spanInserter } from '../store/spans.js';
+import { VERSION } from '../version.js';
 import { UsageError } from './errors.js';
 import { progress } from './progress.js';
 

@@ -9,7 +9,7 @@ import type { DB } from '../store/db.js';
 import { Outbox } from '../store/outbox.js';
 import type { StoredSpan } from '../store/spans.js';
 import type { OtlpEncoder } from './otlp.js';
-import { postSpans, verdictFor, type Reply } from './post.js';
+import { postSpans, type Reply, verdictFor } from './post.js';
 import type { ExportTarget } from './target.js';
 
 const BACKOFF_BASE_MS = 500;
@@ -31,7 +31,6 @@ type Batch = StoredSpan[];
 
 /** Just-stored spans kept in memory so the common case never reads them back from SQLite. */
 const FRESH_MAX = 20_000;
-
 
 export class Delivery {
   #outbox: Outbox | undefined;
@@ -152,7 +151,12 @@ export class Delivery {
     const seqs = batch.map((b) => b.seq);
     let reply: Reply;
     try {
-      reply = await postSpans(this.target, this.encoder, batch.map((b) => b.span), { timeoutMs: this.opts.timeoutMs, signal: this.#abort.signal });
+      reply = await postSpans(
+        this.target,
+        this.encoder,
+        batch.map((b) => b.span),
+        { timeoutMs: this.opts.timeoutMs, signal: this.#abort.signal },
+      );
     } catch (err) {
       if (this.#abort.signal.aborted) return;
       const reason = (err as { code?: string }).code ?? 'network';

@@ -2,7 +2,9 @@
 // loop and `llmtap import --to-phoenix`.
 import { promisify } from 'node:util';
 import { constants, gzip as gzipCallback } from 'node:zlib';
+
 import { request } from 'undici';
+
 import type { Span } from '../record/span.js';
 import type { OtlpEncoder } from './otlp.js';
 import type { ExportTarget } from './target.js';

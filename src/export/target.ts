@@ -17,9 +17,7 @@ const withTracesPath = (base: URL): URL => {
 
 /** The export target, or undefined when none of the endpoint variables is set (export off). */
 export function exportTarget(c: Config): ExportTarget | undefined {
-  const url = c.phoenixEndpoint
-    ? withTracesPath(c.phoenixEndpoint)
-    : (c.otlpTracesEndpoint ?? (c.otlpEndpoint && withTracesPath(c.otlpEndpoint)));
+  const url = c.phoenixEndpoint ? withTracesPath(c.phoenixEndpoint) : (c.otlpTracesEndpoint ?? (c.otlpEndpoint && withTracesPath(c.otlpEndpoint)));
   if (!url) return undefined;
   const headers: Record<string, string> = {};
   for (const list of [c.otlpHeaders, c.otlpTracesHeaders, c.phoenixHeaders]) {

@@ -2,7 +2,9 @@
 // response piped back chunk by chunk on Node's own objects (no web streams). Observers see the
 // exchange through an ExchangeTap, which never holds up a byte.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Pool, type Dispatcher } from 'undici';
+
+import { type Dispatcher, Pool } from 'undici';
+
 import { nowNs } from '../clock.js';
 import { bodyTooLarge, failureBeforeHeaders, sendFailure } from './errors.js';
 import { clientResponseHeaders, rawHeader, rawToStrings, upstreamRequestHeaders } from './headers.js';

@@ -47,8 +47,7 @@ function filterRaw(raw: readonly string[], always: ReadonlySet<string>, drop?: (
 
 const NOTHING = new Set<string>();
 
-export const upstreamRequestHeaders = (raw: readonly string[], drop?: (name: string) => boolean): string[] =>
-  filterRaw(raw, REQUEST_ONLY_DROP, drop);
+export const upstreamRequestHeaders = (raw: readonly string[], drop?: (name: string) => boolean): string[] => filterRaw(raw, REQUEST_ONLY_DROP, drop);
 
 export const clientResponseHeaders = (raw: readonly string[]): string[] => filterRaw(raw, NOTHING);
 

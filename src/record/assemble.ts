@@ -1,15 +1,16 @@
 // Builds the span of one finished exchange from what the tap captured. Runs on the storage thread,
 // after the response ended: nothing here touches the hot path.
 import { LLMSystem, MimeType, SemanticConventions as SC } from '@arizeai/openinference-semantic-conventions';
+
 import type { ExchangeResult } from '../proxy/forward.js';
-import { bufferOf, decoded, type Captured } from './capture.js';
+import { bufferOf, type Captured, decoded } from './capture.js';
 import type { RequestContext } from './context.js';
-import { isObject, type Endpoint, type Json, type StreamOutcome } from './endpoint.js';
-import { httpFailure, transportFailure, type Failure } from './failure.js';
+import { type Endpoint, isObject, type Json, type StreamOutcome } from './endpoint.js';
+import { type Failure, httpFailure, transportFailure } from './failure.js';
 import { maskAttributes, type MaskConfig } from './mask.js';
 import type { Providers } from './provider.js';
 import { routeFor } from './route.js';
-import { LLMTAP, put, type Attributes, type Span, type SpanEvent } from './span.js';
+import { type Attributes, LLMTAP, put, type Span, type SpanEvent } from './span.js';
 import { readStream } from './sse.js';
 
 /** The Python instrumentation's name for the first streamed token. */

@@ -55,7 +55,7 @@ export class Capture {
     this.#lengths.push(chunk.length);
     this.#offsets.push(Number(atNs - this.#firstNs));
     this.#bytes += chunk.length;
-    for (let at = 0; at < chunk.length; ) {
+    for (let at = 0; at < chunk.length;) {
       if (this.#used === BLOCK) {
         this.#blocks.push(new Uint8Array(BLOCK));
         this.#used = 0;

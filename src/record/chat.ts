@@ -2,9 +2,10 @@
 // and more: every choice and parallel tool call kept apart in streams (merged by index, as the Python
 // instrumentation does), refusals, and token counts for streams.
 import { MimeType, OpenInferenceSpanKind, SemanticConventions as SC } from '@arizeai/openinference-semantic-conventions';
+
 import { ChoiceStream, completionUsage } from './choices.js';
-import { asArray, isObject, putLlmRequest, type Endpoint, type Json } from './endpoint.js';
-import { put, type Attributes } from './span.js';
+import { asArray, type Endpoint, isObject, type Json, putLlmRequest } from './endpoint.js';
+import { type Attributes, put } from './span.js';
 
 const IN = SC.LLM_INPUT_MESSAGES;
 const OUT = SC.LLM_OUTPUT_MESSAGES;

@@ -1,8 +1,9 @@
 // What chat completions and legacy completions share: OpenAI's `CompletionUsage` object, and streams of
 // chunks whose `choices` are merged by index, with the model, the usage chunk and error events.
 import { SemanticConventions as SC } from '@arizeai/openinference-semantic-conventions';
+
 import { asArray, isObject, type Json, type StreamOutcome, type StreamReader } from './endpoint.js';
-import { put, type Attributes } from './span.js';
+import { type Attributes, put } from './span.js';
 
 export function completionUsage(attrs: Attributes, usage: unknown): void {
   if (!isObject(usage)) return;
@@ -48,7 +49,10 @@ export abstract class ChoiceStream<C> implements StreamReader {
   }
 
   finish(attrs: Attributes): StreamOutcome {
-    this.record(attrs, [...this.#choices].sort((a, b) => a[0] - b[0]));
+    this.record(
+      attrs,
+      [...this.#choices].sort((a, b) => a[0] - b[0]),
+    );
     if (this.#model) put(attrs, SC.LLM_MODEL_NAME, this.#model);
     completionUsage(attrs, this.#usage);
     return this.#outcome;

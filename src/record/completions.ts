@@ -3,9 +3,10 @@
 // the spec's `llm.prompts` / `llm.choices` lists, the finish reason, and streams, for which the JS
 // instrumentation records no span at all.
 import { MimeType, OpenInferenceSpanKind, SemanticConventions as SC } from '@arizeai/openinference-semantic-conventions';
+
 import { ChoiceStream, completionUsage } from './choices.js';
-import { asArray, isObject, type Endpoint, type Json } from './endpoint.js';
-import { OI, put, type Attributes } from './span.js';
+import { asArray, type Endpoint, isObject, type Json } from './endpoint.js';
+import { type Attributes, OI, put } from './span.js';
 
 export const completions: Endpoint = {
   spanName: 'OpenAI Completions',

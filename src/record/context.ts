@@ -1,6 +1,7 @@
 // What the caller tells llmtap about a request through headers: W3C trace context, session, user,
 // metadata, tags, project, and whether to record at all. Helicone-style names are accepted as aliases.
 import type { IncomingHttpHeaders } from 'node:http';
+
 import { newSpanId, newTraceId } from './span.js';
 
 export interface RequestContext {

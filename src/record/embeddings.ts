@@ -3,7 +3,8 @@
 // vectors of base64 responses decoded to floats (the openai npm client asks for base64 unless told
 // otherwise, and decodes them the same way), the invocation parameters and the token counts.
 import { MimeType, OpenInferenceSpanKind, SemanticConventions as SC } from '@arizeai/openinference-semantic-conventions';
-import { asArray, isObject, type Endpoint } from './endpoint.js';
+
+import { asArray, type Endpoint, isObject } from './endpoint.js';
 import { OI, put } from './span.js';
 
 const EE = SC.EMBEDDING_EMBEDDINGS;

@@ -1,6 +1,7 @@
 // The shape every recorded endpoint has: request → attributes, response or stream → attributes.
 import { MimeType, SemanticConventions as SC } from '@arizeai/openinference-semantic-conventions';
-import { put, type Attributes } from './span.js';
+
+import { type Attributes, put } from './span.js';
 
 export type Json = Record<string, unknown>;
 

@@ -2,9 +2,10 @@
 // (neither implements the whole set, and both read the environment themselves, which llmtap leaves to
 // config.ts). Rules are tried in order on the flat keys; the first that matches decides.
 import { OpenInferenceSpanKind, SemanticConventions as SC } from '@arizeai/openinference-semantic-conventions';
+
 import type { Config } from '../config.js';
 import { isObject } from './endpoint.js';
-import { OI, type Attributes, type AttributeValue } from './span.js';
+import { type Attributes, type AttributeValue, OI } from './span.js';
 
 export const REDACTED = '__REDACTED__';
 
@@ -36,8 +37,7 @@ type Verdict = AttributeValue | typeof DROP;
 
 const inInput = (k: string): boolean => k.includes(SC.LLM_INPUT_MESSAGES);
 const inOutput = (k: string): boolean => k.includes(SC.LLM_OUTPUT_MESSAGES);
-const isMessageText = (k: string): boolean =>
-  (k.includes(SC.MESSAGE_CONTENT) && !k.includes(SC.MESSAGE_CONTENTS)) || k.includes(SC.MESSAGE_CONTENT_TEXT);
+const isMessageText = (k: string): boolean => (k.includes(SC.MESSAGE_CONTENT) && !k.includes(SC.MESSAGE_CONTENTS)) || k.includes(SC.MESSAGE_CONTENT_TEXT);
 const isLongBase64Image = (v: AttributeValue, max: number): boolean =>
   typeof v === 'string' && v.startsWith('data:image/') && v.includes('base64') && v.length > max;
 

@@ -35,7 +35,10 @@ const HOST_SUFFIX_TO_PROVIDER: Record<string, string> = {
 
 /** The provider a host belongs to, matched on a label boundary ("smollama.com" is not "ollama.com"), else the host name itself. */
 export function providerForHost(host: string): string {
-  const name = host.toLowerCase().trim().replace(/^\[|\]$/g, '');
+  const name = host
+    .toLowerCase()
+    .trim()
+    .replace(/^\[|\]$/g, '');
   for (const [suffix, provider] of Object.entries(HOST_SUFFIX_TO_PROVIDER)) {
     if (name === suffix || name.endsWith(`.${suffix}`)) return provider;
   }

@@ -2,13 +2,14 @@
 // copying it (bounded) with its time into buffers of the exchange's own (capture.ts). When the exchange is over it hands the lot to the
 // storage thread, which builds the span (record/assemble.ts) and writes the request's log line.
 import type { IncomingMessage } from 'node:http';
+
 import type { Logger } from '../log.js';
 import type { ExchangeObserver, ExchangeResult, ExchangeTap } from '../proxy/forward.js';
 import { rawHeader, removeHeader } from '../proxy/headers.js';
 import type { Exchange } from './assemble.js';
 import { Capture, exactCopy } from './capture.js';
-import { isContextHeader, readContext, upstreamTraceparent, type RequestContext } from './context.js';
-import { routeFor, type Route } from './route.js';
+import { isContextHeader, readContext, type RequestContext, upstreamTraceparent } from './context.js';
+import { type Route, routeFor } from './route.js';
 import { requestUsage, UsageChunkFilter } from './usage-inject.js';
 
 export interface RecorderOptions {

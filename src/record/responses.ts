@@ -5,8 +5,9 @@
 // instrumentation does; llmtap also assembles the items from the deltas, so a stream that broke off still
 // shows what had streamed, and marks the first token, and records `response.failed` and `error` events.
 import { MimeType, OpenInferenceSpanKind, SemanticConventions as SC } from '@arizeai/openinference-semantic-conventions';
-import { asArray, isObject, putLlmRequest, type Endpoint, type Json, type StreamOutcome, type StreamReader } from './endpoint.js';
-import { put, type Attributes } from './span.js';
+
+import { asArray, type Endpoint, isObject, type Json, putLlmRequest, type StreamOutcome, type StreamReader } from './endpoint.js';
+import { type Attributes, put } from './span.js';
 
 const TOOL_CALL = `${SC.MESSAGE_TOOL_CALLS}.0.`;
 

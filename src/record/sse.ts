@@ -2,7 +2,8 @@
 // reader with the time its last byte reached the client. eventsource-parser does the parsing; a
 // streaming TextDecoder keeps UTF-8 characters split across chunks whole.
 import { createParser } from 'eventsource-parser';
-import { chunksOf, type Captured } from './capture.js';
+
+import { type Captured, chunksOf } from './capture.js';
 import { isObject, type StreamOutcome, type StreamReader } from './endpoint.js';
 import type { Attributes } from './span.js';
 

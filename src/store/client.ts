@@ -2,8 +2,10 @@
 // tick, read queries are calls that resolve with its answer, and /readyz reads the state it last
 // reported. If the storage thread dies, traffic goes on: the failure is logged and reported, exchanges
 // wait (bounded) and a new thread takes over.
-import { pino } from 'pino';
 import { Worker } from 'node:worker_threads';
+
+import { pino } from 'pino';
+
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { Exchange } from '../record/assemble.js';
@@ -80,7 +82,10 @@ export class StoreClient {
         if (!this.#started) return reject(new StoreError(`the storage thread stopped at start (exit code ${code})`));
         this.#lost(new Error(`storage thread stopped (exit code ${code})`));
         this.#state.storage = `storage thread stopped (exit code ${code}); restarting`;
-        setTimeout(() => this.#spawn().catch((err: Error) => this.log.error({ err: err.message }, 'storage thread could not restart')), RESTART_MS).unref();
+        setTimeout(
+          () => void this.#spawn().catch((err: Error) => this.log.error({ err: err.message }, 'storage thread could not restart')),
+          RESTART_MS,
+        ).unref();
       });
     });
   }

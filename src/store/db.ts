@@ -2,7 +2,9 @@
 // written by a newer llmtap.
 import { mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
+
 import Database from 'better-sqlite3';
+
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
 
 export type DB = Database.Database;

@@ -79,7 +79,10 @@ export function listSpans(db: DB, f: SpanFilter, limit: number, cursor?: Positio
  */
 export function iterateSpans(db: DB, f: SpanFilter): IterableIterator<Row> {
   const w = where(f);
-  return db.prepare(`SELECT * FROM spans ${w.sql} ORDER BY start_ns, seq`).safeIntegers(true).iterate(...w.params) as IterableIterator<Row>;
+  return db
+    .prepare(`SELECT * FROM spans ${w.sql} ORDER BY start_ns, seq`)
+    .safeIntegers(true)
+    .iterate(...w.params) as IterableIterator<Row>;
 }
 
 export function traceRows(db: DB, traceId: string): Row[] {

@@ -1,6 +1,7 @@
 // Spans ⇄ rows.
 import { SemanticConventions as SC } from '@arizeai/openinference-semantic-conventions';
-import { LLMTAP, type Attributes, type Span, type SpanEvent } from '../record/span.js';
+
+import { type Attributes, LLMTAP, type Span, type SpanEvent } from '../record/span.js';
 import type { DB } from './db.js';
 import { searchText } from './search-text.js';
 
@@ -58,9 +59,7 @@ function params(s: Span): unknown[] {
 }
 
 export function rowToSpan(r: SpanRow): Span {
-  const events = (JSON.parse(r.events) as StoredEvent[]).map(
-    (e): SpanEvent => ({ name: e.name, timeNs: BigInt(e.time_ns), attributes: e.attributes }),
-  );
+  const events = (JSON.parse(r.events) as StoredEvent[]).map((e): SpanEvent => ({ name: e.name, timeNs: BigInt(e.time_ns), attributes: e.attributes }));
   const span: Span = {
     traceId: r.trace_id,
     spanId: r.span_id,

@@ -3,17 +3,19 @@
 // Phoenix, prunes old ones, and answers the read side's queries — all away from the thread that
 // streams traffic, which never parses a response or waits on a statement.
 import { parentPort, workerData } from 'node:worker_threads';
+
 import { pino } from 'pino';
+
 import { exportChunks } from '../api/jsonl.js';
 import { Delivery } from '../export/delivery.js';
 import { OtlpEncoder } from '../export/otlp.js';
 import { Metrics } from '../metrics.js';
 import { assembleSpan, type Exchange } from '../record/assemble.js';
 import type { Span } from '../record/span.js';
-import { logExchange, summarize, type SpanSummary } from '../request-log.js';
-import { openDatabase, type DB } from './db.js';
+import { logExchange, type SpanSummary, summarize } from '../request-log.js';
+import { type DB, openDatabase } from './db.js';
 import type { FromStore, StoreSettings, ToStore } from './protocol.js';
-import { lastSeq, listSpans, models, modelStats, traceRows, type Position, type SpanFilter } from './queries.js';
+import { lastSeq, listSpans, models, modelStats, type Position, type SpanFilter, traceRows } from './queries.js';
 import { startRetention } from './retention.js';
 import { rowToSpan, spanInserter, spanReader } from './spans.js';
 import { SpanWriter } from './writer.js';

@@ -9,7 +9,7 @@
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { Span } from '../record/span.js';
-import { fileIdentity, openDatabase, type DB } from './db.js';
+import { type DB, fileIdentity, openDatabase } from './db.js';
 import { spanInserter, type StoredSpan } from './spans.js';
 
 export interface WriterOptions {

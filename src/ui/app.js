@@ -103,7 +103,11 @@ function row(item) {
     h('td', { class: 'model' }, item.model ?? ''),
     h('td', { class: 'status' }, statusBadge(item.status_code)),
     h('td', { class: 'num' }, fmtMs(item.duration_ms)),
-    h('td', { class: 'num', title: item.total_tokens === null ? '' : `${item.prompt_tokens} prompt + ${item.completion_tokens} completion` }, fmtInt(item.total_tokens)),
+    h(
+      'td',
+      { class: 'num', title: item.total_tokens === null ? '' : `${item.prompt_tokens} prompt + ${item.completion_tokens} completion` },
+      fmtInt(item.total_tokens),
+    ),
     h('td', { class: 'prompt' }, item.input_preview),
   );
   if (item.span_id === state.selected) tr.classList.add('selected');
@@ -216,7 +220,9 @@ function imageView(url) {
 }
 
 function field(label, value) {
-  return value === undefined || value === null || value === '' ? null : h('div', { class: 'field' }, h('span', { class: 'label' }, label), h('span', {}, value));
+  return value === undefined || value === null || value === ''
+    ? null
+    : h('div', { class: 'field' }, h('span', { class: 'label' }, label), h('span', {}, value));
 }
 
 function section(title, ...content) {
@@ -247,7 +253,13 @@ async function showDetail(spanId) {
   const exception = span.events.find((e) => e.name === 'exception');
 
   const parts = [
-    h('div', { class: 'detail-head' }, h('h2', {}, span.name), statusBadge(span.status_code), h('button', { type: 'button', class: 'close', title: 'Close', onclick: () => (location.hash = '') }, '×')),
+    h(
+      'div',
+      { class: 'detail-head' },
+      h('h2', {}, span.name),
+      statusBadge(span.status_code),
+      h('button', { type: 'button', class: 'close', title: 'Close', onclick: () => (location.hash = '') }, '×'),
+    ),
     h(
       'div',
       { class: 'fields' },
@@ -255,7 +267,10 @@ async function showDetail(spanId) {
       field('Started', new Date(span.start_time).toLocaleString()),
       field('Duration', fmtMs(durationMs)),
       field('Time to first token', ttft === undefined ? null : fmtMs(ttft)),
-      field('Tokens', tokens.total === undefined ? null : `${fmtInt(tokens.prompt)} prompt + ${fmtInt(tokens.completion)} completion = ${fmtInt(tokens.total)}`),
+      field(
+        'Tokens',
+        tokens.total === undefined ? null : `${fmtInt(tokens.prompt)} prompt + ${fmtInt(tokens.completion)} completion = ${fmtInt(tokens.total)}`,
+      ),
       field('Cached prompt tokens', tokens.prompt_details?.cache_read),
       field('Reasoning tokens', tokens.completion_details?.reasoning),
       field('Finish reason', llm.finish_reason),
@@ -266,7 +281,9 @@ async function showDetail(spanId) {
     ),
   ];
   if (span.status_code === 'ERROR') {
-    parts.push(h('div', { class: 'error-box' }, h('strong', {}, 'Error: '), span.status_message || exception?.attributes['exception.message'] || 'unknown error'));
+    parts.push(
+      h('div', { class: 'error-box' }, h('strong', {}, 'Error: '), span.status_message || exception?.attributes['exception.message'] || 'unknown error'),
+    );
   }
   const conversation = [
     ...(llm.input_messages ?? []).map((m) => messageView(m.message?.role ?? 'unknown', m.message ?? {})),
@@ -276,7 +293,14 @@ async function showDetail(spanId) {
   else if (a.output?.value) parts.push(section('Output', h('pre', {}, pretty(a.output.value))));
   if (llm.invocation_parameters) parts.push(section('Invocation parameters', h('pre', {}, pretty(llm.invocation_parameters))));
   if (llm.tools?.length) {
-    parts.push(h('details', { class: 'part' }, h('summary', {}, `Tools (${llm.tools.length})`), ...llm.tools.map((t) => h('pre', {}, pretty(t.tool?.json_schema ?? '')))));
+    parts.push(
+      h(
+        'details',
+        { class: 'part' },
+        h('summary', {}, `Tools (${llm.tools.length})`),
+        ...llm.tools.map((t) => h('pre', {}, pretty(t.tool?.json_schema ?? ''))),
+      ),
+    );
   }
   const trace = h('div', { class: 'trace' }, h('p', { class: 'muted' }, 'Loading the trace…'));
   parts.push(section('Trace', field('Trace id', span.context.trace_id), trace));

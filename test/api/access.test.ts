@@ -1,12 +1,14 @@
 // Who may read traces: the admin token when set; otherwise loopback clients only, judged by the
 // socket's address — a request from the machine's own non-loopback address is a remote client here.
 import { networkInterfaces } from 'node:os';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { ConfigError, loadConfig } from '../../src/config.js';
-import { getJson, type ErrorAnswer } from '../support/api.js';
-import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
+import { type ErrorAnswer, getJson } from '../support/api.js';
+import { type FakeOpenAI, startFakeOpenAI } from '../support/fake-openai.js';
 import { rawRequest } from '../support/http.js';
-import { startLlmtap, type InProcess } from '../support/llmtap.js';
+import { type InProcess, startLlmtap } from '../support/llmtap.js';
 
 /** An address of this machine that is not loopback: connecting to it makes a non-loopback socket. */
 function externalAddress(): string {

@@ -6,7 +6,9 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+
 import { describe, expect, it } from 'vitest';
+
 import { openDatabase } from '../../src/store/db.js';
 import { spanInserter } from '../../src/store/spans.js';
 import { CLI, tempDbPath } from '../support/llmtap.js';
@@ -24,14 +26,21 @@ describe('export memory', () => {
     for (let i = 0; i < SPANS; i += 500) {
       insert(
         Array.from({ length: 500 }, (_, j) =>
-          sampleSpan({ spanId: (i + j + 1).toString(16).padStart(16, '0'), startNs: 1_700_000_000_000_000_000n + BigInt(i + j) * 1_000_000n, attributes: { 'input.value': `${i + j} ${filler}` } }),
+          sampleSpan({
+            spanId: (i + j + 1).toString(16).padStart(16, '0'),
+            startNs: 1_700_000_000_000_000_000n + BigInt(i + j) * 1_000_000n,
+            attributes: { 'input.value': `${i + j} ${filler}` },
+          }),
         ),
       );
     }
     db.close();
 
     const out = join(dirname(dbPath), 'out.jsonl');
-    const proc = spawn(process.execPath, ['--max-old-space-size=32', CLI, 'export', '--out', out], { env: { PATH: process.env.PATH, LLMTAP_DB_PATH: dbPath }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const proc = spawn(process.execPath, ['--max-old-space-size=32', CLI, 'export', '--out', out], {
+      env: { PATH: process.env.PATH, LLMTAP_DB_PATH: dbPath },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let stderr = '';
     proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     let peak = 0;

@@ -3,18 +3,23 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { dirname } from 'node:path';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { toPhoenixLine } from '../../src/api/phoenix-json.js';
 import type { Span } from '../../src/record/span.js';
-import { exportJsonl, getJson, postJsonl, type PhoenixSpan } from '../support/api.js';
-import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
+import { exportJsonl, getJson, type PhoenixSpan, postJsonl } from '../support/api.js';
+import { type FakeOpenAI, startFakeOpenAI } from '../support/fake-openai.js';
 import { chatBody, rawRequest } from '../support/http.js';
-import { runCli, startLlmtap, tempDbPath, type InProcess } from '../support/llmtap.js';
+import { type InProcess, runCli, startLlmtap, tempDbPath } from '../support/llmtap.js';
 import { decodeLikePhoenix } from '../support/phoenix-decoder.js';
 import { readSpans, sampleSpan, waitForSpan } from '../support/spans.js';
 
 const PNG = 'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==';
-const WEATHER_TOOL = { type: 'function', function: { name: 'get_weather', description: 'Weather for a city', parameters: { type: 'object', properties: { location: { type: 'string' } } } } };
+const WEATHER_TOOL = {
+  type: 'function',
+  function: { name: 'get_weather', description: 'Weather for a city', parameters: { type: 'object', properties: { location: { type: 'string' } } } },
+};
 
 let fake: FakeOpenAI;
 let source: InProcess;
@@ -22,17 +27,46 @@ let source: InProcess;
 /** Every kind of span the proxy records: plain, streamed, tool calls, images, context headers, failures. */
 async function recordVariety(llmtap: InProcess): Promise<string[]> {
   const calls: [Record<string, unknown>, Record<string, string>][] = [
-    [{ messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Hello ünïcode 你好' }] }, { 'x-llmtap-session-id': 's-1', 'x-llmtap-user-id': 'u-1' }],
-    [{ stream: true, stream_options: { include_usage: true } }, { 'x-llmtap-metadata': '{"team":"search","tier":2}', 'x-llmtap-tags': 'a,b' }],
+    [
+      {
+        messages: [
+          { role: 'system', content: 'Be brief.' },
+          { role: 'user', content: 'Hello ünïcode 你好' },
+        ],
+      },
+      { 'x-llmtap-session-id': 's-1', 'x-llmtap-user-id': 'u-1' },
+    ],
+    [
+      { stream: true, stream_options: { include_usage: true } },
+      { 'x-llmtap-metadata': '{"team":"search","tier":2}', 'x-llmtap-tags': 'a,b' },
+    ],
     [{ tools: [WEATHER_TOOL], stream: true }, { traceparent: `00-${'ab'.repeat(16)}-${'cd'.repeat(8)}-01` }],
-    [{ tools: [WEATHER_TOOL], messages: [{ role: 'user', content: [{ type: 'text', text: 'What is in this image?' }, { type: 'image_url', image_url: { url: PNG } }] }] }, {}],
+    [
+      {
+        tools: [WEATHER_TOOL],
+        messages: [
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'What is in this image?' },
+              { type: 'image_url', image_url: { url: PNG } },
+            ],
+          },
+        ],
+      },
+      {},
+    ],
     [{ n: 2 }, {}],
     [{}, { 'x-fake-behavior': 'error-429' }],
     [{ stream: true }, { 'x-fake-behavior': 'error-event' }],
   ];
   const ids: string[] = [];
   for (const [body, headers] of calls) {
-    const r = await rawRequest(`${llmtap.baseURL}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: chatBody(body) });
+    const r = await rawRequest(`${llmtap.baseURL}/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: chatBody(body),
+    });
     ids.push(r.headers['x-llmtap-span-id'] as string);
   }
   for (const id of ids) await waitForSpan(llmtap.dbPath, id);
@@ -41,7 +75,12 @@ async function recordVariety(llmtap: InProcess): Promise<string[]> {
 
 const micro = (ns: bigint): bigint => (ns / 1000n) * 1000n;
 /** What survives the JSONL round trip: everything, times to the microsecond (isoformat's precision). */
-const atMicroseconds = (s: Span): Span => ({ ...s, startNs: micro(s.startNs), endNs: micro(s.endNs), events: s.events.map((e) => ({ ...e, timeNs: micro(e.timeNs) })) });
+const atMicroseconds = (s: Span): Span => ({
+  ...s,
+  startNs: micro(s.startNs),
+  endNs: micro(s.endNs),
+  events: s.events.map((e) => ({ ...e, timeNs: micro(e.timeNs) })),
+});
 
 beforeAll(async () => {
   fake = await startFakeOpenAI();
@@ -113,7 +152,10 @@ describe('JSONL over the API', () => {
         '[1,2,3]',
         good(5),
       ].join('\n');
-      const r = await postJsonl<{ imported: number; duplicates: number; rejected: number; rejections: { line: number; reason: string }[] }>(`${target.url}/api/spans/import`, body);
+      const r = await postJsonl<{ imported: number; duplicates: number; rejected: number; rejections: { line: number; reason: string }[] }>(
+        `${target.url}/api/spans/import`,
+        body,
+      );
       expect(r.status).toBe(200);
       expect(r.body).toEqual({
         imported: 3,
@@ -121,7 +163,10 @@ describe('JSONL over the API', () => {
         rejected: 6,
         rejections: [
           { line: 2, reason: expect.stringMatching(/^not JSON: /) as unknown as string },
-          { line: 3, reason: 'missing keys: context, span_kind, parent_id, start_time, end_time, status_code, status_message, attributes, events, conversation' },
+          {
+            line: 3,
+            reason: 'missing keys: context, span_kind, parent_id, start_time, end_time, status_code, status_message, attributes, events, conversation',
+          },
           { line: 4, reason: 'unexpected key: extra' },
           { line: 6, reason: 'status_code is not OK, ERROR or UNSET' },
           { line: 9, reason: 'line too long' },
@@ -175,7 +220,12 @@ describe('llmtap export / llmtap import', () => {
 
     const window = await runCli({ LLMTAP_DB_PATH: db }, ['export', '--since', '2020-03-01', '--until', '2020-12-31T23:59:59+00:00']);
     expect(window.code).toBe(0);
-    expect(window.output.split('\n').filter((l) => l.startsWith('{')).map((l) => (JSON.parse(l) as PhoenixSpan).context.span_id)).toEqual(['bbbbbbbbbbbbbb02']);
+    expect(
+      window.output
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => (JSON.parse(l) as PhoenixSpan).context.span_id),
+    ).toEqual(['bbbbbbbbbbbbbb02']);
 
     for (const [args, message] of [
       [['export', '--since', 'last week'], /--since must be an ISO-8601 time/],

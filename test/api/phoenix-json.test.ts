@@ -1,5 +1,6 @@
 // The Phoenix span JSON codec: nesting rules, isoformat times, and reading Phoenix's own lines.
 import { describe, expect, it } from 'vitest';
+
 import { flatten, nest } from '../../src/api/attributes.js';
 import { isoToNs, nsToIso } from '../../src/api/isotime.js';
 import { fromPhoenix, PhoenixFormatError, toPhoenix, toPhoenixLine } from '../../src/api/phoenix-json.js';
@@ -66,13 +67,17 @@ describe('times as Python isoformat', () => {
     expect(isoToNs('2024-01-10T01:25:17.5+02:00')).toBe(1_704_842_717_500_000_000n);
     expect(isoToNs('2024-01-09T23:25:17.123456789')).toBe(1_704_842_717_123_456_789n);
     expect(isoToNs('2024-01-09')).toBe(1_704_758_400_000_000_000n);
-    for (const bad of ['', 'yesterday', '2024-13-01', '2024-02-30T00:00:00Z', '2024-01-09T25:00:00Z', '1704842717', '2024-01-09T23:25:17+25:00']) expect(isoToNs(bad), bad).toBeUndefined();
+    for (const bad of ['', 'yesterday', '2024-13-01', '2024-02-30T00:00:00Z', '2024-01-09T25:00:00Z', '1704842717', '2024-01-09T23:25:17+25:00'])
+      expect(isoToNs(bad), bad).toBeUndefined();
   });
 });
 
 describe('span ⇄ Phoenix span JSON', () => {
   it('writes the 11 keys in order, hex ids, nested attributes, events with their own times, conversation null', () => {
-    const span = sampleSpan({ parentSpanId: '00f067aa0ba902b7', attributes: { 'openinference.span.kind': 'LLM', 'llm.token_count.total': 12, metadata: '{"a":1}' } });
+    const span = sampleSpan({
+      parentSpanId: '00f067aa0ba902b7',
+      attributes: { 'openinference.span.kind': 'LLM', 'llm.token_count.total': 12, metadata: '{"a":1}' },
+    });
     const line = toPhoenixLine(span);
     const decoded = decodeLikePhoenix(line);
     expect(decoded).toEqual({
@@ -91,10 +96,25 @@ describe('span ⇄ Phoenix span JSON', () => {
   });
 
   it('reads back what it writes, times to the microsecond', () => {
-    const span = sampleSpan({ statusCode: 'ERROR', statusMessage: 'RateLimitError: slow down', events: [{ name: 'exception', timeNs: 1_700_000_001_987_654_321n, attributes: { 'exception.type': 'RateLimitError', 'exception.message': 'slow down', 'exception.escaped': true } }] });
+    const span = sampleSpan({
+      statusCode: 'ERROR',
+      statusMessage: 'RateLimitError: slow down',
+      events: [
+        {
+          name: 'exception',
+          timeNs: 1_700_000_001_987_654_321n,
+          attributes: { 'exception.type': 'RateLimitError', 'exception.message': 'slow down', 'exception.escaped': true },
+        },
+      ],
+    });
     const back = fromPhoenix(JSON.parse(toPhoenixLine(span)), 'default');
     const micro = (ns: bigint): bigint => (ns / 1000n) * 1000n;
-    expect(back).toEqual({ ...span, startNs: micro(span.startNs), endNs: micro(span.endNs), events: span.events.map((e) => ({ ...e, timeNs: micro(e.timeNs) })) });
+    expect(back).toEqual({
+      ...span,
+      startNs: micro(span.startNs),
+      endNs: micro(span.endNs),
+      events: span.events.map((e) => ({ ...e, timeNs: micro(e.timeNs) })),
+    });
     expect(toPhoenixLine(back)).toBe(toPhoenixLine(span));
   });
 

@@ -1,8 +1,9 @@
 // /api over real sockets: spans recorded through the proxy (fake upstream), then listed, filtered,
 // paginated, read whole, grouped by trace, and summed up.
 import { describe, expect, it } from 'vitest';
+
 import { toPhoenixLine } from '../../src/api/phoenix-json.js';
-import { getJson, postJsonl, type ErrorAnswer, type PhoenixSpan, type SpanList } from '../support/api.js';
+import { type ErrorAnswer, getJson, type PhoenixSpan, postJsonl, type SpanList } from '../support/api.js';
 import { servedModel } from '../support/fake-openai.js';
 import { chatBody, rawRequest } from '../support/http.js';
 import { fakeAndLlmtap } from '../support/llmtap.js';
@@ -26,7 +27,12 @@ const list = (query = ''): Promise<{ status: number; body: SpanList }> => getJso
 
 describe('GET /api/spans', () => {
   it('lists spans newest first with ids, times, model, tokens and previews of the last input message and of the output', async () => {
-    const first = await call({ messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'What is the capital of France?' }] });
+    const first = await call({
+      messages: [
+        { role: 'system', content: 'Be brief.' },
+        { role: 'user', content: 'What is the capital of France?' },
+      ],
+    });
     const long = 'x'.repeat(150) + '👋'.repeat(100);
     const second = await call({ model: 'gpt-4o', messages: [{ role: 'user', content: long }] });
     const { status, body } = await list('limit=2');
@@ -55,7 +61,11 @@ describe('GET /api/spans', () => {
   });
 
   it('shows TTFT for streams and a tool call as the output preview', async () => {
-    const id = await call({ stream: true, stream_options: { include_usage: true }, tools: [{ type: 'function', function: { name: 'get_weather', parameters: {} } }] });
+    const id = await call({
+      stream: true,
+      stream_options: { include_usage: true },
+      tools: [{ type: 'function', function: { name: 'get_weather', parameters: {} } }],
+    });
     const { body } = await list('limit=1');
     expect(body.data[0]!.span_id).toBe(id);
     expect(body.data[0]!.ttft_ms).toBeGreaterThan(0);
@@ -101,7 +111,11 @@ describe('GET /api/spans', () => {
       const ns = BigInt(Date.parse(iso)) * 1_000_000n;
       return toPhoenixLine(sampleSpan({ spanId, traceId: 'ef'.repeat(16), startNs: ns, endNs: ns + 5_000_000n, events: [] }));
     };
-    const lines = [at('1000000000000001', '2001-01-01T10:00:00Z'), at('1000000000000002', '2001-01-01T11:00:00Z'), at('1000000000000003', '2001-01-01T12:00:00Z')];
+    const lines = [
+      at('1000000000000001', '2001-01-01T10:00:00Z'),
+      at('1000000000000002', '2001-01-01T11:00:00Z'),
+      at('1000000000000003', '2001-01-01T12:00:00Z'),
+    ];
     expect((await postJsonl(`${servers.proxy.url}/api/spans/import`, lines.join('\n'))).status).toBe(200);
     const ids = async (query: string): Promise<string[]> => (await list(`trace_id=${'ef'.repeat(16)}&${query}`)).body.data.map((s) => s.span_id);
     expect(await ids('since=2001-01-01T11:00:00Z')).toEqual(['1000000000000003', '1000000000000002']);
@@ -162,7 +176,19 @@ describe('GET /api/spans/{span_id} and /api/traces/{trace_id}', () => {
     const child = await call({ stream: true }, { traceparent: `00-${trace}-${parent}-01` });
     const { status, body } = await getJson<PhoenixSpan>(`${servers.proxy.url}/api/spans/${child}`);
     expect(status).toBe(200);
-    expect(Object.keys(body)).toEqual(['name', 'context', 'span_kind', 'parent_id', 'start_time', 'end_time', 'status_code', 'status_message', 'attributes', 'events', 'conversation']);
+    expect(Object.keys(body)).toEqual([
+      'name',
+      'context',
+      'span_kind',
+      'parent_id',
+      'start_time',
+      'end_time',
+      'status_code',
+      'status_message',
+      'attributes',
+      'events',
+      'conversation',
+    ]);
     expect(body.context).toEqual({ trace_id: trace, span_id: child });
     expect(body.parent_id).toBe(parent);
     expect(body.events.map((e) => e.name)).toEqual(['First Token Stream Event']);
@@ -204,7 +230,13 @@ describe('GET /api/stats', () => {
           startNs: base + BigInt(i) * 1_000_000_000n,
           endNs: base + BigInt(i) * 1_000_000_000n + BigInt(ms) * 1_000_000n,
           statusCode: status,
-          attributes: { 'llm.model_name': model, 'llm.token_count.prompt': 10, 'llm.token_count.completion': 5, 'llm.token_count.total': 15, 'llmtap.time_to_first_token_ms': ms / 10 },
+          attributes: {
+            'llm.model_name': model,
+            'llm.token_count.prompt': 10,
+            'llm.token_count.completion': 5,
+            'llm.token_count.total': 15,
+            'llmtap.time_to_first_token_ms': ms / 10,
+          },
           events: [],
         }),
       );
@@ -225,7 +257,15 @@ describe('GET /api/stats', () => {
         duration_ms: { p50: 550, p90: 910, p99: 991 },
         ttft_ms: { p50: 55, p90: 91, p99: 99.1 },
       },
-      { model: 'model-b', spans: 1, errors: 0, error_rate: 0, tokens: { prompt: 10, completion: 5, total: 15 }, duration_ms: { p50: 50, p90: 50, p99: 50 }, ttft_ms: { p50: 5, p90: 5, p99: 5 } },
+      {
+        model: 'model-b',
+        spans: 1,
+        errors: 0,
+        error_rate: 0,
+        tokens: { prompt: 10, completion: 5, total: 15 },
+        duration_ms: { p50: 50, p90: 50, p99: 50 },
+        ttft_ms: { p50: 5, p90: 5, p99: 5 },
+      },
     ]);
     const bad = await getJson<ErrorAnswer>(`${servers.proxy.url}/api/stats?since=2002-03-05T00:00:00Z&until=2002-03-04T00:00:00Z`);
     expect(bad.status).toBe(400);

@@ -3,11 +3,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, posix } from 'node:path';
+
 import { Ajv } from 'ajv';
-import { parse as parseYaml } from 'yaml';
 import { describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
+
 import { settings } from '../../src/config.js';
-import { readCompose, readImage, readmeBlocks, readmeSection, ROOT, type ComposeService } from '../support/deploy-files.js';
+import { type ComposeService, readCompose, readImage, readmeBlocks, readmeSection, ROOT } from '../support/deploy-files.js';
 
 const compose = readCompose();
 const image = readImage();

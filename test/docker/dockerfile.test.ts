@@ -3,9 +3,11 @@
 import { execFile } from 'node:child_process';
 import { posix } from 'node:path';
 import { promisify } from 'node:util';
+
 import type { From, ModifiableInstruction } from 'dockerfile-ast';
 import { validate } from 'dockerfile-utils';
 import { describe, expect, it } from 'vitest';
+
 import { settings } from '../../src/config.js';
 import { readImage, readRepoFile } from '../support/deploy-files.js';
 import { startLlmtap } from '../support/llmtap.js';
@@ -22,7 +24,11 @@ describe('Dockerfile', () => {
     expect(image.dockerfile.getDirectives()).toEqual([]);
     for (const i of all) {
       if (i.getKeyword() === 'RUN') expect(flags(i), i.toString()).toEqual([]);
-      if (i.getKeyword() === 'COPY') expect(flags(i).every((f) => f === 'from' || f === 'chown'), i.toString()).toBe(true);
+      if (i.getKeyword() === 'COPY')
+        expect(
+          flags(i).every((f) => f === 'from' || f === 'chown'),
+          i.toString(),
+        ).toBe(true);
       expect(i.getRawArgumentsContent() ?? '', i.toString()).not.toMatch(/<<-?\s*["']?[A-Z]/);
     }
   });
@@ -48,7 +54,9 @@ describe('Dockerfile', () => {
     expect(image.volumes).toEqual([posix.dirname(image.env.LLMTAP_DB_PATH!)]);
     const [volume] = image.volumes;
     // Ownership must be set before VOLUME: changes to a volume's path after it are discarded.
-    const chown = image.runtime.findIndex((i) => i.getKeyword() === 'RUN' && new RegExp(`chown ${image.user}(:\\S+)? ${volume}\\b`).test(i.getArgumentsContent() ?? ''));
+    const chown = image.runtime.findIndex(
+      (i) => i.getKeyword() === 'RUN' && new RegExp(`chown ${image.user}(:\\S+)? ${volume}\\b`).test(i.getArgumentsContent() ?? ''),
+    );
     expect(chown).toBeGreaterThanOrEqual(0);
     expect(chown).toBeLessThan(image.runtime.findIndex((i) => i.getKeyword() === 'VOLUME'));
   });

@@ -7,9 +7,11 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { ROOT } from '../support/deploy-files.js';
-import { REPLY, startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
+import { type FakeOpenAI, REPLY, startFakeOpenAI } from '../support/fake-openai.js';
 import { chatBody, rawRequest } from '../support/http.js';
 import { spawnLlmtap } from '../support/llmtap.js';
 import { waitForSpan } from '../support/spans.js';
@@ -44,7 +46,11 @@ describe('runtime with production dependencies only', () => {
     const llmtap = await spawnLlmtap({ LLMTAP_UPSTREAM_URL: fake.url, LLMTAP_FLUSH_INTERVAL_MS: '10' }, [], dir);
     try {
       expect((await rawRequest(`${llmtap.url}/healthz`)).status).toBe(200);
-      const r = await rawRequest(`${llmtap.baseURL}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: chatBody({ stream: true }) });
+      const r = await rawRequest(`${llmtap.baseURL}/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: chatBody({ stream: true }),
+      });
       expect(r.status).toBe(200);
       const span = await waitForSpan(llmtap.dbPath, r.headers['x-llmtap-span-id'] as string);
       expect(span.statusCode).toBe('OK');

@@ -1,12 +1,13 @@
 // Delivery: nothing lost through receiver outages and restarts, retries with backoff, parking without
 // retry storms, 413 splits, a bounded backlog, and export never slowing traffic.
-import { afterEach, beforeAll, afterAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+
 import { retryAfterMs, verdictFor } from '../../src/export/post.js';
 import { eventually } from '../support/eventually.js';
-import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
+import { type FakeOpenAI, startFakeOpenAI } from '../support/fake-openai.js';
 import { chatBody, rawRequest } from '../support/http.js';
-import { logLine, runCli, spawnLlmtap, startLlmtap, tempDbPath, type InProcess } from '../support/llmtap.js';
-import { startOtlpReceiver, type OtlpReceiver } from '../support/otlp-receiver.js';
+import { type InProcess, logLine, runCli, spawnLlmtap, startLlmtap, tempDbPath } from '../support/llmtap.js';
+import { type OtlpReceiver, startOtlpReceiver } from '../support/otlp-receiver.js';
 import { scrape } from '../support/prometheus.js';
 import { readSpans } from '../support/spans.js';
 
@@ -38,7 +39,9 @@ async function proxyTo(env: Record<string, string> = {}): Promise<InProcess> {
 /** Sends n chat calls; returns their span ids. */
 async function calls(p: { baseURL: string }, n: number): Promise<string[]> {
   const rs = await Promise.all(
-    Array.from({ length: n }, () => rawRequest(`${p.baseURL}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: chatBody() })),
+    Array.from({ length: n }, () =>
+      rawRequest(`${p.baseURL}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: chatBody() }),
+    ),
   );
   return rs.map((r) => r.headers['x-llmtap-span-id'] as string);
 }
@@ -206,7 +209,11 @@ describe('delivery', () => {
         await Promise.all(
           Array.from({ length: 10 }, async () => {
             const t0 = performance.now();
-            await rawRequest(`${p.baseURL}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: chatBody({ stream: true }) });
+            await rawRequest(`${p.baseURL}/chat/completions`, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json' },
+              body: chatBody({ stream: true }),
+            });
             out.push(performance.now() - t0);
           }),
         );
@@ -218,7 +225,9 @@ describe('delivery', () => {
     expect(receiver.requests.length).toBeGreaterThan(0); // export was busy with the slow receiver meanwhile
     const p99 = (xs: number[]) => xs[Math.floor(xs.length * 0.99)]!;
     const p50 = (xs: number[]) => xs[Math.floor(xs.length / 2)]!;
-    console.log(`slow receiver: p50 ${p50(onMs).toFixed(1)} ms vs ${p50(offMs).toFixed(1)} ms export off; p99 ${p99(onMs).toFixed(1)} vs ${p99(offMs).toFixed(1)} ms`);
+    console.log(
+      `slow receiver: p50 ${p50(onMs).toFixed(1)} ms vs ${p50(offMs).toFixed(1)} ms export off; p99 ${p99(onMs).toFixed(1)} vs ${p99(offMs).toFixed(1)} ms`,
+    );
     // The receiver takes 3 s per request; export waiting on it in the request path would show here.
     expect(p99(onMs)).toBeLessThan(p99(offMs) + 100);
     expect(p50(onMs)).toBeLessThan(p50(offMs) + 20);

@@ -2,10 +2,12 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+
 import { toPhoenixLine } from '../../src/api/phoenix-json.js';
 import { runCli } from '../support/llmtap.js';
-import { plain, startOtlpReceiver, type OtlpReceiver } from '../support/otlp-receiver.js';
+import { type OtlpReceiver, plain, startOtlpReceiver } from '../support/otlp-receiver.js';
 import { sampleSpan } from '../support/spans.js';
 
 let receiver: OtlpReceiver;

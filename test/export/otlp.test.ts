@@ -1,12 +1,13 @@
 // What reaches an OTLP receiver, decoded with the official proto definitions: the resource, the
 // span's ids, times, status, events and every attribute with its type, gzip, the headers.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import type { Span } from '../../src/record/span.js';
 import { VERSION } from '../../src/version.js';
 import { eventually } from '../support/eventually.js';
 import { chatBody, rawRequest } from '../support/http.js';
 import { fakeAndLlmtap } from '../support/llmtap.js';
-import { plain, startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../support/otlp-receiver.js';
+import { type OtlpReceiver, plain, type ReceivedSpan, startOtlpReceiver } from '../support/otlp-receiver.js';
 import { waitForSpan } from '../support/spans.js';
 
 let receiver: OtlpReceiver;
@@ -25,10 +26,13 @@ const servers = fakeAndLlmtap(() => ({
 }));
 
 function received(spanIds: string[]): Promise<ReceivedSpan[]> {
-  return eventually(() => {
-    const found = spanIds.map((id) => receiver.accepted().find((s) => s.spanId === id));
-    return found.every(Boolean) && (found as ReceivedSpan[]);
-  }, `exporting spans ${spanIds.join(', ')}`);
+  return eventually(
+    () => {
+      const found = spanIds.map((id) => receiver.accepted().find((s) => s.spanId === id));
+      return found.every(Boolean) && (found as ReceivedSpan[]);
+    },
+    `exporting spans ${spanIds.join(', ')}`,
+  );
 }
 
 /** The stored span and the exported one are the same span. */
@@ -77,7 +81,13 @@ describe('OTLP export', () => {
     const s = got[0]!.attributes;
     expect(s['llm.token_count.total']!.type).toBe('int');
     expect(s['llmtap.time_to_first_token_ms']!.type).toBe('double');
-    expect(s['tag.tags']).toEqual({ type: 'array', value: [{ type: 'string', value: 'a' }, { type: 'string', value: 'b' }] });
+    expect(s['tag.tags']).toEqual({
+      type: 'array',
+      value: [
+        { type: 'string', value: 'a' },
+        { type: 'string', value: 'b' },
+      ],
+    });
     expect(s.metadata).toEqual({ type: 'string', value: '{"k":1}' });
     expect(s['openinference.span.kind']).toEqual({ type: 'string', value: 'LLM' });
     expect(got[0]!.events[0]!.name).toBe('First Token Stream Event');

@@ -1,5 +1,6 @@
 // Which URL and headers export uses, from the variables users already set for Phoenix and OpenTelemetry.
 import { describe, expect, it } from 'vitest';
+
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { describeTarget, exportTarget } from '../../src/export/target.js';
 

@@ -3,7 +3,9 @@
 import { execFile, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+
 import { beforeAll, describe, expect, it } from 'vitest';
+
 import type { Span } from '../../src/record/span.js';
 import { ROOT } from '../support/deploy-files.js';
 import { REPLY } from '../support/fake-openai.js';
@@ -18,7 +20,9 @@ const KEY = 'sk-any-language-test-key';
 function requireProgram(program: string, debianPackage: string): void {
   const probe = spawnSync(program, ['--version']);
   if (probe.error || probe.status !== 0) {
-    throw new Error(`${program} is needed by this test and is not on PATH (${probe.error?.message ?? `exit ${probe.status}`}); install it: apt-get install ${debianPackage}`);
+    throw new Error(
+      `${program} is needed by this test and is not on PATH (${probe.error?.message ?? `exit ${probe.status}`}); install it: apt-get install ${debianPackage}`,
+    );
   }
 }
 
@@ -52,7 +56,20 @@ describe('any language', () => {
   it('curl -N: a streamed chat completion arrives whole and is recorded as a complete span', async () => {
     const { stdout } = await run(
       'curl',
-      ['-sS', '-N', '-i', '--max-time', '20', `${servers.proxy.baseURL}/chat/completions`, '-H', `Authorization: Bearer ${KEY}`, '-H', 'content-type: application/json', '-d', chatBody({ stream: true })],
+      [
+        '-sS',
+        '-N',
+        '-i',
+        '--max-time',
+        '20',
+        `${servers.proxy.baseURL}/chat/completions`,
+        '-H',
+        `Authorization: Bearer ${KEY}`,
+        '-H',
+        'content-type: application/json',
+        '-d',
+        chatBody({ stream: true }),
+      ],
       { timeout: 30_000 },
     );
     const [head, body] = stdout.split('\r\n\r\n', 2) as [string, string];

@@ -1,7 +1,9 @@
 // Upstream failures become OpenAI-shaped answers (before headers) or a cut stream (after), and the
 // proxy keeps serving.
 import { createServer } from 'node:net';
+
 import { describe, expect, it } from 'vitest';
+
 import { chatBody, rawRequest } from '../support/http.js';
 import { fakeAndLlmtap, startLlmtap } from '../support/llmtap.js';
 

@@ -2,11 +2,11 @@
 // the same request bytes and headers as when the client calls it directly.
 import OpenAI, { APIError, RateLimitError } from 'openai';
 import { describe, expect, it } from 'vitest';
+
 import { type ReceivedRequest } from '../support/fake-openai.js';
 import { fakeAndLlmtap } from '../support/llmtap.js';
 
-const client = (baseURL: string): OpenAI =>
-  new OpenAI({ apiKey: 'sk-test-compare', baseURL, maxRetries: 0, organization: 'org-test', project: 'proj-test' });
+const client = (baseURL: string): OpenAI => new OpenAI({ apiKey: 'sk-test-compare', baseURL, maxRetries: 0, organization: 'org-test', project: 'proj-test' });
 
 const servers = fakeAndLlmtap({ LLMTAP_LOG_LEVEL: 'silent' });
 
@@ -39,9 +39,7 @@ async function collect<T>(stream: AsyncIterable<T>): Promise<T[]> {
 
 describe('the openai client through llmtap', () => {
   it('non-streaming chat completion', async () => {
-    const r = await both((c) =>
-      c.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say hello' }], temperature: 0.2 }),
-    );
+    const r = await both((c) => c.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say hello' }], temperature: 0.2 }));
     expect(r.proxied).toEqual(r.direct);
     expect(r.proxied.choices[0]!.message.content).toContain('Héllo');
     expect(r.upstream[1].body.equals(r.upstream[0].body)).toBe(true);

@@ -1,5 +1,6 @@
 // Streams go through unbuffered and byte for byte, whatever shape the upstream's TCP writes take.
 import { describe, expect, it } from 'vitest';
+
 import { chatBody, rawRequest } from '../support/http.js';
 import { fakeAndLlmtap } from '../support/llmtap.js';
 

@@ -1,5 +1,6 @@
 // What callers tell llmtap in headers: trace context, session, user, metadata, tags, opt-out.
 import { describe, expect, it } from 'vitest';
+
 import { chatBody, rawRequest } from '../support/http.js';
 import { fakeAndLlmtap, logLine } from '../support/llmtap.js';
 import { readSpans, waitForSpan } from '../support/spans.js';
@@ -8,7 +9,11 @@ const servers = fakeAndLlmtap({ LLMTAP_FLUSH_INTERVAL_MS: '10' });
 
 async function send(headers: Record<string, string>, body = chatBody()) {
   const before = servers.fake.requests.length;
-  const r = await rawRequest(`${servers.proxy.baseURL}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+  const r = await rawRequest(`${servers.proxy.baseURL}/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body,
+  });
   return { r, upstream: servers.fake.requests[before]! };
 }
 

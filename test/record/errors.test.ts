@@ -1,8 +1,9 @@
 // Failed calls still produce a span (the official JS instrumentation exports none): status ERROR,
 // `<ErrorType>: <message>`, an exception event, whatever output had streamed, the HTTP status.
 import { describe, expect, it } from 'vitest';
+
 import type { Span } from '../../src/record/span.js';
-import { chatBody, rawRequest, type RawRequest } from '../support/http.js';
+import { chatBody, type RawRequest, rawRequest } from '../support/http.js';
 import { fakeAndLlmtap, startLlmtap } from '../support/llmtap.js';
 import { waitForSpan } from '../support/spans.js';
 
@@ -80,8 +81,19 @@ describe('a span for every failure', () => {
 
   it('client abort after the usage arrived: the usage is kept', async () => {
     const sse = (o: unknown): string => `data: ${JSON.stringify(o)}\n\n`;
-    const content = sse({ id: 'c', object: 'chat.completion.chunk', model: 'gpt-4o-mini', choices: [{ index: 0, delta: { role: 'assistant', content: 'Hi' } }] });
-    const usage = sse({ id: 'c', object: 'chat.completion.chunk', model: 'gpt-4o-mini', choices: [], usage: { prompt_tokens: 5, completion_tokens: 1, total_tokens: 6 } });
+    const content = sse({
+      id: 'c',
+      object: 'chat.completion.chunk',
+      model: 'gpt-4o-mini',
+      choices: [{ index: 0, delta: { role: 'assistant', content: 'Hi' } }],
+    });
+    const usage = sse({
+      id: 'c',
+      object: 'chat.completion.chunk',
+      model: 'gpt-4o-mini',
+      choices: [],
+      usage: { prompt_tokens: 5, completion_tokens: 1, total_tokens: 6 },
+    });
     servers.fake.handler = (req, res) => {
       if (req.headers['x-fake-behavior'] !== 'usage-then-hang') return false;
       res.writeHead(200, { 'content-type': 'text/event-stream' });
@@ -114,7 +126,11 @@ describe('a span for every failure', () => {
 
 describe('failures on the other endpoints', () => {
   const post = (path: string, body: unknown, behavior = '') =>
-    rawRequest(`${servers.proxy.baseURL}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-fake-behavior': behavior }, body: JSON.stringify(body) });
+    rawRequest(`${servers.proxy.baseURL}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-fake-behavior': behavior },
+      body: JSON.stringify(body),
+    });
   const spanFor = async (r: { headers: Record<string, unknown> }): Promise<Span> => waitForSpan(servers.proxy.dbPath, r.headers['x-llmtap-span-id'] as string);
 
   it('Responses: an error event mid-stream keeps the text assembled from the deltas so far', async () => {

@@ -1,13 +1,14 @@
 // Each OpenInference masking variable changes what is stored, as the spec's table says.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { loadConfig } from '../../src/config.js';
 import { chatCompletions } from '../../src/record/chat.js';
 import { embeddings } from '../../src/record/embeddings.js';
 import { maskAttributes, REDACTED } from '../../src/record/mask.js';
 import type { Attributes } from '../../src/record/span.js';
-import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
+import { type FakeOpenAI, startFakeOpenAI } from '../support/fake-openai.js';
 import { rawRequest } from '../support/http.js';
-import { startLlmtap, type InProcess } from '../support/llmtap.js';
+import { type InProcess, startLlmtap } from '../support/llmtap.js';
 import { waitForSpan } from '../support/spans.js';
 
 const bigImage = `data:image/png;base64,${'A'.repeat(40_000)}`;
@@ -136,7 +137,16 @@ describe('masking variables', () => {
     const embeddingSpan = (): Attributes => {
       const attrs: Attributes = { 'openinference.span.kind': 'EMBEDDING' };
       embeddings.request({ model: 'text-embedding-3-small', input: ['secret one', 'secret two'] }, attrs);
-      embeddings.response({ model: 'text-embedding-3-small', data: [{ index: 0, embedding: [0.5] }, { index: 1, embedding: 'AAAAPw==' }] }, attrs);
+      embeddings.response(
+        {
+          model: 'text-embedding-3-small',
+          data: [
+            { index: 0, embedding: [0.5] },
+            { index: 1, embedding: 'AAAAPw==' },
+          ],
+        },
+        attrs,
+      );
       return attrs;
     };
     expect(embeddingSpan()['embedding.embeddings.1.embedding.vector']).toEqual([0.5]);
@@ -158,7 +168,12 @@ describe('masking through the proxy', () => {
   let proxy: InProcess;
   beforeAll(async () => {
     fake = await startFakeOpenAI();
-    proxy = await startLlmtap({ LLMTAP_UPSTREAM_URL: fake.url, LLMTAP_LOG_LEVEL: 'silent', LLMTAP_FLUSH_INTERVAL_MS: '10', OPENINFERENCE_HIDE_INPUT_TEXT: 'true' });
+    proxy = await startLlmtap({
+      LLMTAP_UPSTREAM_URL: fake.url,
+      LLMTAP_LOG_LEVEL: 'silent',
+      LLMTAP_FLUSH_INTERVAL_MS: '10',
+      OPENINFERENCE_HIDE_INPUT_TEXT: 'true',
+    });
   });
   afterAll(async () => {
     await proxy.shutdown();

@@ -3,12 +3,13 @@
 // sets must be on llmtap's span with the same value, except the differences listed below, each where
 // llmtap is more precise.
 import { OpenAIInstrumentation } from '@arizeai/openinference-instrumentation-openai';
-import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { BasicTracerProvider, InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import * as openaiModule from 'openai';
 import OpenAI from 'openai';
 import type { ChatCompletionCreateParams } from 'openai/resources/chat/completions';
 import type { ResponseCreateParams } from 'openai/resources/responses/responses';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import type { Span } from '../../src/record/span.js';
 import { REASONING, REPLY, servedModel } from '../support/fake-openai.js';
 import { fakeAndLlmtap } from '../support/llmtap.js';
@@ -152,7 +153,11 @@ describe('llmtap records what the official OpenInference instrumentation records
       tools: [weather, clock],
       messages: [
         { role: 'user', content: 'Weather in Paris?' },
-        { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"location":"Paris"}' } }] },
+        {
+          role: 'assistant',
+          content: null,
+          tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"location":"Paris"}' } }],
+        },
         { role: 'tool', tool_call_id: 'call_1', content: '{"temp":21}' },
       ],
     });
@@ -226,7 +231,10 @@ const weatherFn = {
 };
 
 describe('the rest of the OpenAI API: Responses, embeddings, legacy completions', () => {
-  const respond = (params: ResponseCreateParams): Call => (c) => c.responses.create(params);
+  const respond =
+    (params: ResponseCreateParams): Call =>
+    (c) =>
+      c.responses.create(params);
 
   it('Responses, streaming with a function call: the same span, from response.completed and the deltas', async () => {
     const { theirs, ours } = await compareCall(respond({ model: 'gpt-4o-mini', input: 'Weather in Paris?', tools: [weatherFn], stream: true }));
@@ -263,7 +271,10 @@ describe('the rest of the OpenAI API: Responses, embeddings, legacy completions'
           { type: 'function_call_output', call_id: 'call_1', output: '{"temp":21}' },
         ],
       }),
-      { 'output.value': 'the official span has the JSON the openai client hands back, with its convenience field `output_text`; llmtap has the JSON the API sent' },
+      {
+        'output.value':
+          'the official span has the JSON the openai client hands back, with its convenience field `output_text`; llmtap has the JSON the API sent',
+      },
     );
     const { output_text, ...wire } = JSON.parse(theirs.attributes['output.value'] as string) as Record<string, unknown>;
     expect(output_text).toBe(REPLY);
@@ -283,7 +294,9 @@ describe('the rest of the OpenAI API: Responses, embeddings, legacy completions'
   });
 
   it('embeddings, float vectors: the same span, plus token counts and invocation parameters', async () => {
-    const { ours } = await compareCall((c) => c.embeddings.create({ model: 'text-embedding-3-small', input: ['first text', 'second text'], encoding_format: 'float' }));
+    const { ours } = await compareCall((c) =>
+      c.embeddings.create({ model: 'text-embedding-3-small', input: ['first text', 'second text'], encoding_format: 'float' }),
+    );
     expect(ours.kind).toBe('EMBEDDING');
     expect(ours.attributes['embedding.embeddings.1.embedding.text']).toBe('second text');
     expect((ours.attributes['embedding.embeddings.1.embedding.vector'] as number[]).length).toBe(8);
@@ -304,7 +317,8 @@ describe('the rest of the OpenAI API: Responses, embeddings, legacy completions'
 
   it('embeddings, base64 asked for explicitly: llmtap records floats where the official span keeps the base64 string', async () => {
     const { theirs, ours } = await compareCall((c) => c.embeddings.create({ model: 'text-embedding-3-small', input: 'one text', encoding_format: 'base64' }), {
-      'embedding.embeddings.0.embedding.vector': 'the official span stores the base64 text the client returned; llmtap decodes it to the float vector the key is for',
+      'embedding.embeddings.0.embedding.vector':
+        'the official span stores the base64 text the client returned; llmtap decodes it to the float vector the key is for',
     });
     expect(typeof theirs.attributes['embedding.embeddings.0.embedding.vector']).toBe('string');
     expect(ours.attributes['embedding.embeddings.0.embedding.vector']).toEqual(
@@ -322,7 +336,8 @@ describe('the rest of the OpenAI API: Responses, embeddings, legacy completions'
   });
 
   it('legacy completions, streaming: the official instrumentation ends no span; llmtap records the whole call', async () => {
-    const call: Call = (c) => c.completions.create({ model: 'gpt-3.5-turbo-instruct', prompt: ['One', 'Two'], stream: true, stream_options: { include_usage: true } });
+    const call: Call = (c) =>
+      c.completions.create({ model: 'gpt-3.5-turbo-instruct', prompt: ['One', 'Two'], stream: true, stream_options: { include_usage: true } });
     expect(await officialSpans(call)).toEqual([]);
     const ours = await recorded(call);
     expect(ours.name).toBe('OpenAI Completions');

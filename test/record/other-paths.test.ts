@@ -1,9 +1,10 @@
 // Requests no endpoint module records pass through untouched; LLMTAP_RECORD_OTHER gives them a light
 // span (method, path, status, duration) and still leaves the request and the answer as they were.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFakeOpenAI, type FakeOpenAI, type ReceivedRequest } from '../support/fake-openai.js';
-import { rawRequest, type RawRequest, type RawResponse } from '../support/http.js';
-import { startLlmtap, type InProcess } from '../support/llmtap.js';
+
+import { type FakeOpenAI, type ReceivedRequest, startFakeOpenAI } from '../support/fake-openai.js';
+import { type RawRequest, rawRequest, type RawResponse } from '../support/http.js';
+import { type InProcess, startLlmtap } from '../support/llmtap.js';
 import { readSpans, waitForSpan } from '../support/spans.js';
 
 const CALLER = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
@@ -36,7 +37,11 @@ const cases: Case[] = [
   {
     name: 'an upload the API does not know',
     path: '/v1/files?purpose=batch',
-    req: { method: 'POST', headers: { authorization: 'Bearer sk-x', 'content-type': 'application/octet-stream' }, body: Buffer.from('PRIVATE-UPLOAD\u0000\u00ff') },
+    req: {
+      method: 'POST',
+      headers: { authorization: 'Bearer sk-x', 'content-type': 'application/octet-stream' },
+      body: Buffer.from('PRIVATE-UPLOAD\u0000\u00ff'),
+    },
     status: 404,
   },
   { name: 'a GET on a recorded path', path: '/v1/responses/resp_123', req: {}, status: 404 },

@@ -1,8 +1,9 @@
 // Recording from the wire: whatever shape the bytes arrive in, the span holds the exchange exactly.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { REPLY } from '../support/fake-openai.js';
 import { chatBody, rawRequest } from '../support/http.js';
-import { fakeAndLlmtap, startLlmtap, type InProcess } from '../support/llmtap.js';
+import { fakeAndLlmtap, type InProcess, startLlmtap } from '../support/llmtap.js';
 import { waitForSpan } from '../support/spans.js';
 
 const servers = fakeAndLlmtap({ LLMTAP_LOG_LEVEL: 'silent', LLMTAP_FLUSH_INTERVAL_MS: '10' });
@@ -49,7 +50,12 @@ describe('streams assembled from the wire', () => {
 describe('bounded capture', () => {
   let small: InProcess;
   beforeAll(async () => {
-    small = await startLlmtap({ LLMTAP_UPSTREAM_URL: servers.fake.url, LLMTAP_LOG_LEVEL: 'silent', LLMTAP_FLUSH_INTERVAL_MS: '10', LLMTAP_CAPTURE_MAX_BYTES: '1500' });
+    small = await startLlmtap({
+      LLMTAP_UPSTREAM_URL: servers.fake.url,
+      LLMTAP_LOG_LEVEL: 'silent',
+      LLMTAP_FLUSH_INTERVAL_MS: '10',
+      LLMTAP_CAPTURE_MAX_BYTES: '1500',
+    });
   });
   afterAll(() => small.shutdown());
 
@@ -79,7 +85,12 @@ describe('bounded capture', () => {
 describe('LLMTAP_STREAM_USAGE=inject', () => {
   let inject: InProcess;
   beforeAll(async () => {
-    inject = await startLlmtap({ LLMTAP_UPSTREAM_URL: servers.fake.url, LLMTAP_LOG_LEVEL: 'silent', LLMTAP_FLUSH_INTERVAL_MS: '10', LLMTAP_STREAM_USAGE: 'inject' });
+    inject = await startLlmtap({
+      LLMTAP_UPSTREAM_URL: servers.fake.url,
+      LLMTAP_LOG_LEVEL: 'silent',
+      LLMTAP_FLUSH_INTERVAL_MS: '10',
+      LLMTAP_STREAM_USAGE: 'inject',
+    });
   });
   afterAll(() => inject.shutdown());
 

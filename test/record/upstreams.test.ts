@@ -1,9 +1,11 @@
 // OpenAI-compatible upstreams: Azure OpenAI's paths and `api-key` header, and `llm.provider` from the
 // upstream host or LLMTAP_PROVIDER.
-import { readFileSync, readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+
 import { AzureOpenAI } from 'openai';
 import { describe, expect, it } from 'vitest';
+
 import { providerForHost } from '../../src/record/provider.js';
 import { DEPLOYMENTS, REPLY, servedModel } from '../support/fake-openai.js';
 import { chatBody, rawRequest } from '../support/http.js';
@@ -105,10 +107,19 @@ describe('llm.provider', () => {
   });
 
   it('is the upstream host name for a local server, and LLMTAP_PROVIDER overrides it everywhere', async () => {
-    const r = await rawRequest(`${servers.proxy.baseURL}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: chatBody() });
+    const r = await rawRequest(`${servers.proxy.baseURL}/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: chatBody(),
+    });
     expect((await waitForSpan(servers.proxy.dbPath, r.headers['x-llmtap-span-id'] as string)).attributes['llm.provider']).toBe('127.0.0.1');
 
-    const named = await startLlmtap({ LLMTAP_UPSTREAM_URL: servers.fake.url, LLMTAP_LOG_LEVEL: 'silent', LLMTAP_FLUSH_INTERVAL_MS: '10', LLMTAP_PROVIDER: 'vllm' });
+    const named = await startLlmtap({
+      LLMTAP_UPSTREAM_URL: servers.fake.url,
+      LLMTAP_LOG_LEVEL: 'silent',
+      LLMTAP_FLUSH_INTERVAL_MS: '10',
+      LLMTAP_PROVIDER: 'vllm',
+    });
     try {
       const a = await rawRequest(`${named.baseURL}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: chatBody() });
       const b = await rawRequest(`${named.url}/openai/deployments/prod-chat/chat/completions?api-version=${API_VERSION}`, {

@@ -2,8 +2,10 @@
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
+
 import { openDatabase, StoreError } from '../../src/store/db.js';
 import { MIGRATIONS, SCHEMA_VERSION } from '../../src/store/migrations.js';
 import { pruneOlderThan } from '../../src/store/retention.js';
@@ -24,7 +26,13 @@ describe('database', () => {
 
   it('keeps a span exactly: ids, ns times, status, attribute types, events, project', () => {
     const db = openDatabase(tempPath());
-    const span = sampleSpan({ parentSpanId: '00f067aa0ba902b7', traceState: 'k=v', statusCode: 'ERROR', statusMessage: 'RateLimitError: slow down', project: 'p2' });
+    const span = sampleSpan({
+      parentSpanId: '00f067aa0ba902b7',
+      traceState: 'k=v',
+      statusCode: 'ERROR',
+      statusMessage: 'RateLimitError: slow down',
+      project: 'p2',
+    });
     expect(spanInserter(db, { outbox: false })([span])).toEqual([{ seq: 1, span }]);
     expect(spanReader(db)(span.spanId)).toEqual(span);
     expect(spanInserter(db, { outbox: false })([span])).toEqual([]); // idempotent on span id
@@ -45,7 +53,19 @@ describe('database', () => {
         `INSERT INTO spans (span_id, trace_id, name, kind, start_ns, end_ns, status_code, status_message, project, attributes, events)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(before.spanId, before.traceId, before.name, before.kind, before.startNs, before.endNs, before.statusCode, before.statusMessage, before.project, JSON.stringify(before.attributes), JSON.stringify(before.events.map((e) => ({ name: e.name, time_ns: e.timeNs.toString(), attributes: e.attributes }))));
+      .run(
+        before.spanId,
+        before.traceId,
+        before.name,
+        before.kind,
+        before.startNs,
+        before.endNs,
+        before.statusCode,
+        before.statusMessage,
+        before.project,
+        JSON.stringify(before.attributes),
+        JSON.stringify(before.events.map((e) => ({ name: e.name, time_ns: e.timeNs.toString(), attributes: e.attributes }))),
+      );
     old.close();
     const db = openDatabase(path);
     expect(db.prepare('SELECT max(version) AS v FROM schema_migrations').get()).toEqual({ v: SCHEMA_VERSION });

@@ -2,10 +2,12 @@
 // never touches traffic.
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { eventually } from '../support/eventually.js';
-import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
+import { type FakeOpenAI, startFakeOpenAI } from '../support/fake-openai.js';
 import { chatBody, rawRequest } from '../support/http.js';
 import { spawnLlmtap, startLlmtap } from '../support/llmtap.js';
 import { readSpans } from '../support/spans.js';
@@ -62,10 +64,14 @@ describe('storage failure never touches traffic', () => {
       expect((await readyz(proxy.url, 503)).checks.storage).toMatch(/locked/);
       locker.exec('ROLLBACK');
       const ids = results.map((r) => r.headers['x-llmtap-span-id'] as string);
-      await eventually(() => {
-        const stored = new Set(readSpans(proxy.dbPath).map((s) => s.spanId));
-        return ids.every((id) => stored.has(id));
-      }, 'every span stored', 10_000);
+      await eventually(
+        () => {
+          const stored = new Set(readSpans(proxy.dbPath).map((s) => s.spanId));
+          return ids.every((id) => stored.has(id));
+        },
+        'every span stored',
+        10_000,
+      );
       await readyz(proxy.url, 200);
     } finally {
       locker.close();
@@ -86,13 +92,17 @@ describe('storage failure never touches traffic', () => {
       await readyz(proxy.url, 503);
       rmSync(dir);
       mkdirSync(dir);
-      await eventually(() => {
-        try {
-          return readSpans(proxy.dbPath).some((s) => s.spanId === r.headers['x-llmtap-span-id']);
-        } catch {
-          return false;
-        }
-      }, 'the span stored in the recreated directory', 10_000);
+      await eventually(
+        () => {
+          try {
+            return readSpans(proxy.dbPath).some((s) => s.spanId === r.headers['x-llmtap-span-id']);
+          } catch {
+            return false;
+          }
+        },
+        'the span stored in the recreated directory',
+        10_000,
+      );
       await readyz(proxy.url, 200);
     } finally {
       await proxy.shutdown();

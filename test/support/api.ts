@@ -1,8 +1,9 @@
 // Calls llmtap's /api over a real socket and parses the JSON answer.
 import type { OutgoingHttpHeaders } from 'node:http';
+
 import type { PhoenixSpan } from '../../src/api/phoenix-json.js';
 import type { SpanListItem } from '../../src/api/summary.js';
-import { rawRequest, type RawRequest } from './http.js';
+import { type RawRequest, rawRequest } from './http.js';
 
 export interface SpanList {
   data: SpanListItem[];

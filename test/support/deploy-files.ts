@@ -3,7 +3,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DockerfileParser, type Dockerfile, type Instruction, type JSONInstruction, type PropertyInstruction } from 'dockerfile-ast';
+
+import { type Dockerfile, DockerfileParser, type Instruction, type JSONInstruction, type PropertyInstruction } from 'dockerfile-ast';
 import { parse as parseYaml } from 'yaml';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -33,10 +34,11 @@ export function readImage(text = readRepoFile('Dockerfile')): ImageFacts {
   const runtime = all.slice(lastFrom);
   const of = (keyword: string): Instruction[] => runtime.filter((i) => i.getKeyword() === keyword);
   const args = (keyword: string): string[] => of(keyword).flatMap((i) => i.getArguments().map((a) => a.getValue()));
-  const env = Object.fromEntries(
-    (of('ENV') as PropertyInstruction[]).flatMap((i) => i.getProperties().map((p) => [p.getName(), p.getUnescapedValue() ?? ''])),
-  );
-  const health = of('HEALTHCHECK').at(-1)?.getRawArgumentsContent()?.replace(/^CMD\s+/, '');
+  const env = Object.fromEntries((of('ENV') as PropertyInstruction[]).flatMap((i) => i.getProperties().map((p) => [p.getName(), p.getUnescapedValue() ?? ''])));
+  const health = of('HEALTHCHECK')
+    .at(-1)
+    ?.getRawArgumentsContent()
+    ?.replace(/^CMD\s+/, '');
   // The last WORKDIR may come from the stage this one is based on.
   const workdir = all
     .slice(0, lastFrom + 1)

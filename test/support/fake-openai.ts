@@ -111,7 +111,8 @@ async function route(req: IncomingMessage, res: ServerResponse, body: Buffer): P
   let path = (req.url ?? '').split('?', 1)[0]!;
   let deployment: string | undefined;
   if (path.startsWith('/openai/')) {
-    if (!req.headers['api-key']) return json(res, 401, { error: { code: '401', message: 'Access denied due to invalid subscription key or wrong API endpoint.' } });
+    if (!req.headers['api-key'])
+      return json(res, 401, { error: { code: '401', message: 'Access denied due to invalid subscription key or wrong API endpoint.' } });
     const m = /^\/openai\/(?:deployments\/([^/]+)\/|v1\/)?(.*)$/.exec(path)!;
     deployment = m[1];
     if (deployment !== undefined && !DEPLOYMENTS[deployment]) {
@@ -124,14 +125,22 @@ async function route(req: IncomingMessage, res: ServerResponse, body: Buffer): P
     return json(res, 500, { error: { message: 'The server had an error while processing your request.', type: 'server_error', param: null, code: null } });
   }
   if (behavior === 'error-429') {
-    return json(res, 429, { error: { message: 'Rate limit reached for gpt-4o-mini.', type: 'requests', param: null, code: 'rate_limit_exceeded' } }, { 'retry-after': '1' });
+    return json(
+      res,
+      429,
+      { error: { message: 'Rate limit reached for gpt-4o-mini.', type: 'requests', param: null, code: 'rate_limit_exceeded' } },
+      { 'retry-after': '1' },
+    );
   }
   let request: Json = {};
   try {
     if (body.length > 0) request = JSON.parse(body.toString('utf8')) as Json;
   } catch {
     // The JSON endpoints refuse a body that is not JSON; other paths (uploads) answer below.
-    if (JSON_ENDPOINTS.has(path)) return json(res, 400, { error: { message: 'We could not parse the JSON body of your request.', type: 'invalid_request_error', param: null, code: null } });
+    if (JSON_ENDPOINTS.has(path))
+      return json(res, 400, {
+        error: { message: 'We could not parse the JSON body of your request.', type: 'invalid_request_error', param: null, code: null },
+      });
   }
   // Azure OpenAI ignores the body's model: the deployment decides.
   if (deployment) request.model = DEPLOYMENTS[deployment];
@@ -177,7 +186,11 @@ function toolCalls(request: Json): { id: string; name: string; arguments: string
   const tools = ((request.tools as Tool[] | undefined) ?? []).filter((t) => t.type === 'function');
   if (tools.length === 0 || request.tool_choice === 'none') return [];
   const chosen = request.parallel_tool_calls === false ? tools.slice(0, 1) : tools;
-  return chosen.map((t, i) => ({ id: `call_fake_${i}`, name: t.function?.name ?? t.name ?? '', arguments: JSON.stringify({ location: 'Paris, France', unit: 'celsius', n: i }) }));
+  return chosen.map((t, i) => ({
+    id: `call_fake_${i}`,
+    name: t.function?.name ?? t.name ?? '',
+    arguments: JSON.stringify({ location: 'Paris, France', unit: 'celsius', n: i }),
+  }));
 }
 
 function chat(req: IncomingMessage, res: ServerResponse, request: Json, behavior: string, azure: boolean): Promise<void> | void {
@@ -192,12 +205,24 @@ function chat(req: IncomingMessage, res: ServerResponse, request: Json, behavior
       index: i,
       message:
         calls.length > 0
-          ? { role: 'assistant', content: null, tool_calls: calls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } })), refusal: null, annotations: [] }
+          ? {
+              role: 'assistant',
+              content: null,
+              tool_calls: calls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } })),
+              refusal: null,
+              annotations: [],
+            }
           : { role: 'assistant', content: text(i), refusal: null, annotations: [] },
       logprobs: null,
       finish_reason: calls.length > 0 ? 'tool_calls' : 'stop',
     }));
-    return json(res, 200, { ...base, object: 'chat.completion', choices, usage: usage(request, completionTokens), service_tier: 'default' }, {}, behavior === 'gzip');
+    return json(
+      res,
+      200,
+      { ...base, object: 'chat.completion', choices, usage: usage(request, completionTokens), service_tier: 'default' },
+      {},
+      behavior === 'gzip',
+    );
   }
 
   const includeUsage = (request.stream_options as Json | undefined)?.include_usage === true;
@@ -210,12 +235,23 @@ function chat(req: IncomingMessage, res: ServerResponse, request: Json, behavior
     ...extra,
   });
   // Azure OpenAI opens a stream with its prompt filter results: no choices, an empty model.
-  const events: Json[] = azure ? [{ id: '', object: '', created: 0, model: '', choices: [], prompt_filter_results: [{ prompt_index: 0, content_filter_results: {} }] }] : [];
+  const events: Json[] = azure
+    ? [{ id: '', object: '', created: 0, model: '', choices: [], prompt_filter_results: [{ prompt_index: 0, content_filter_results: {} }] }]
+    : [];
   for (let i = 0; i < n; i++) {
     events.push(chunk([{ index: i, delta: { role: 'assistant', content: calls.length > 0 ? null : '', refusal: null }, logprobs: null, finish_reason: null }]));
     if (calls.length > 0) {
       calls.forEach((c, k) => {
-        events.push(chunk([{ index: i, delta: { tool_calls: [{ index: k, id: c.id, type: 'function', function: { name: c.name, arguments: '' } }] }, logprobs: null, finish_reason: null }]));
+        events.push(
+          chunk([
+            {
+              index: i,
+              delta: { tool_calls: [{ index: k, id: c.id, type: 'function', function: { name: c.name, arguments: '' } }] },
+              logprobs: null,
+              finish_reason: null,
+            },
+          ]),
+        );
         for (const part of splitInto(c.arguments, 3)) {
           events.push(chunk([{ index: i, delta: { tool_calls: [{ index: k, function: { arguments: part } }] }, logprobs: null, finish_reason: null }]));
         }
@@ -249,7 +285,13 @@ async function streamSSE(req: IncomingMessage, res: ServerResponse, events: Json
   if (behavior === 'error-event') {
     // Chat: after the first two chunks; Responses: halfway, once some text has streamed.
     const at = named ? frames.length >> 1 : 2;
-    frames.splice(at, frames.length, named ? frame({ type: 'error', code: 'server_error', message: overloaded, param: null, sequence_number: at }) : frame({ error: { message: overloaded, type: 'server_error', param: null, code: null } }));
+    frames.splice(
+      at,
+      frames.length,
+      named
+        ? frame({ type: 'error', code: 'server_error', message: overloaded, param: null, sequence_number: at })
+        : frame({ error: { message: overloaded, type: 'server_error', param: null, code: null } }),
+    );
   }
   if (!named) frames.push(Buffer.from('data: [DONE]\n\n'));
   for (let i = 0; i < frames.length; i++) {
@@ -321,7 +363,13 @@ function responseItems(request: Json): Json[] {
   const calls = toolCalls(request);
   calls.forEach((c, i) => items.push({ id: `fc_fake_${i}`, type: 'function_call', status: 'completed', arguments: c.arguments, call_id: c.id, name: c.name }));
   if (calls.length === 0) {
-    items.push({ id: 'msg_fake', type: 'message', status: 'completed', role: 'assistant', content: [{ type: 'output_text', annotations: [], logprobs: [], text: REPLY }] });
+    items.push({
+      id: 'msg_fake',
+      type: 'message',
+      status: 'completed',
+      role: 'assistant',
+      content: [{ type: 'output_text', annotations: [], logprobs: [], text: REPLY }],
+    });
   }
   return items;
 }
@@ -330,7 +378,13 @@ function responses(req: IncomingMessage, res: ServerResponse, request: Json, beh
   const items = responseItems(request);
   const input = promptTokens(request);
   const output = words(REPLY) * items.length;
-  const usage = { input_tokens: input, input_tokens_details: { cached_tokens: 3 }, output_tokens: output, output_tokens_details: { reasoning_tokens: 2 }, total_tokens: input + output };
+  const usage = {
+    input_tokens: input,
+    input_tokens_details: { cached_tokens: 3 },
+    output_tokens: output,
+    output_tokens_details: { reasoning_tokens: 2 },
+    total_tokens: input + output,
+  };
   const reasoning = (request.reasoning as Json | undefined) ?? {};
   const response = (status: string, output: Json[], usage: Json | null): Json => ({
     id: 'resp_fake',
@@ -398,7 +452,13 @@ function legacyCompletions(req: IncomingMessage, res: ServerResponse, request: J
   const prompts = Array.isArray(request.prompt) ? request.prompt.length : 1;
   const count = prompts * Number(request.n ?? 1);
   const text = (i: number): string => (count > 1 ? `${REPLY} (choice ${i})` : REPLY);
-  const base = { id: 'cmpl-fake', object: 'text_completion', created: CREATED, model: servedModel(String(request.model ?? 'gpt-3.5-turbo-instruct')), system_fingerprint: 'fp_fake' };
+  const base = {
+    id: 'cmpl-fake',
+    object: 'text_completion',
+    created: CREATED,
+    model: servedModel(String(request.model ?? 'gpt-3.5-turbo-instruct')),
+    system_fingerprint: 'fp_fake',
+  };
   const prompt = promptTokens(request);
   const usage = { prompt_tokens: prompt, completion_tokens: words(REPLY) * count, total_tokens: prompt + words(REPLY) * count };
   if (!request.stream) {

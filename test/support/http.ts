@@ -1,5 +1,5 @@
 // A raw HTTP client for tests that must see exact bytes and chunk timing (no decompression, no parsing).
-import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
+import { type IncomingMessage, type OutgoingHttpHeaders, request as httpRequest } from 'node:http';
 
 export interface RawResponse {
   status: number;

@@ -1,16 +1,18 @@
 // Starts llmtap for a test: in-process (fast, logs captured) or as the real `llmtap` process.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+
 import { afterAll, beforeAll } from 'vitest';
+
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import { start } from '../../src/main.js';
 import { eventually } from './eventually.js';
-import { startFakeOpenAI, type FakeOpenAI } from './fake-openai.js';
+import { type FakeOpenAI, startFakeOpenAI } from './fake-openai.js';
 
 export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 

@@ -2,6 +2,7 @@
 // that the whole text parses and reads counters and gauges; it folds labelled histograms into one, so
 // histogram counts are read from their `_count` samples directly.
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
+
 import { rawRequest } from './http.js';
 
 interface Family {
@@ -18,8 +19,7 @@ export interface Scrape {
   count(name: string, labels?: Record<string, string>): number;
 }
 
-const matches = (have: Record<string, string> | undefined, want: Record<string, string>): boolean =>
-  Object.entries(want).every(([k, v]) => have?.[k] === v);
+const matches = (have: Record<string, string> | undefined, want: Record<string, string>): boolean => Object.entries(want).every(([k, v]) => have?.[k] === v);
 
 export async function scrape(baseUrl: string): Promise<Scrape> {
   const r = await rawRequest(`${baseUrl}/metrics`);

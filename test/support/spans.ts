@@ -1,7 +1,8 @@
 // Reads what llmtap stored, straight from its SQLite file.
 import Database from 'better-sqlite3';
-import { rowToSpan, type SpanRow } from '../../src/store/spans.js';
+
 import type { Span } from '../../src/record/span.js';
+import { rowToSpan, type SpanRow } from '../../src/store/spans.js';
 import { eventually } from './eventually.js';
 
 export function readSpans(dbPath: string): Span[] {
@@ -29,7 +30,14 @@ export function sampleSpan(over: Partial<Span> = {}): Span {
     endNs: 1_700_000_001_987_654_321n,
     statusCode: 'OK',
     statusMessage: '',
-    attributes: { 'openinference.span.kind': 'LLM', 'llm.model_name': 'gpt-4o-mini', 'llm.token_count.total': 12, 'tag.tags': ['a', 'b'], 'x.ok': true, 'x.pi': 3.25 },
+    attributes: {
+      'openinference.span.kind': 'LLM',
+      'llm.model_name': 'gpt-4o-mini',
+      'llm.token_count.total': 12,
+      'tag.tags': ['a', 'b'],
+      'x.ok': true,
+      'x.pi': 3.25,
+    },
     events: [{ name: 'First Token Stream Event', timeNs: 1_700_000_000_523_456_789n, attributes: {} }],
     project: 'default',
     ...over,

@@ -2,15 +2,26 @@
 // through the proxy are listed, a new one appears live, the detail view shows the conversation and
 // the tool call, and the token prompt works. UPDATE_SCREENSHOTS=1 also saves docs/viewer-*.png.
 import { existsSync } from 'node:fs';
+
 import OpenAI from 'openai';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
-import { startLlmtap, type InProcess } from '../support/llmtap.js';
+
+import { type FakeOpenAI, startFakeOpenAI } from '../support/fake-openai.js';
+import { type InProcess, startLlmtap } from '../support/llmtap.js';
 import { waitForSpan } from '../support/spans.js';
 
 const CHROMIUM = '/usr/bin/chromium';
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 const SCREENSHOTS = process.env.UPDATE_SCREENSHOTS === '1';
 const docs = (name: string): string => new URL(`../../docs/${name}`, import.meta.url).pathname;
 
@@ -18,7 +29,18 @@ const docs = (name: string): string => new URL(`../../docs/${name}`, import.meta
 const IMAGE = `data:image/svg+xml;base64,${Buffer.from(
   '<svg xmlns="http://www.w3.org/2000/svg" width="160" height="100"><defs><linearGradient id="g"><stop offset="0" stop-color="#4dabf7"/><stop offset="1" stop-color="#f783ac"/></linearGradient></defs><rect width="160" height="100" fill="url(#g)"/><circle cx="120" cy="30" r="14" fill="#ffe066"/><path d="M0 100 L50 45 L90 80 L120 60 L160 100 Z" fill="#2b8a3e"/></svg>',
 ).toString('base64')}`;
-const WEATHER = { type: 'function' as const, function: { name: 'get_weather', description: 'Current weather for a city', parameters: { type: 'object', properties: { location: { type: 'string' }, unit: { type: 'string', enum: ['celsius', 'fahrenheit'] } }, required: ['location'] } } };
+const WEATHER = {
+  type: 'function' as const,
+  function: {
+    name: 'get_weather',
+    description: 'Current weather for a city',
+    parameters: {
+      type: 'object',
+      properties: { location: { type: 'string' }, unit: { type: 'string', enum: ['celsius', 'fahrenheit'] } },
+      required: ['location'],
+    },
+  },
+};
 
 let fake: FakeOpenAI;
 let browser: Browser;
@@ -40,15 +62,44 @@ function client(llmtap: InProcess, headers: Record<string, string> = {}): OpenAI
 /** A few realistic exchanges through the proxy; returns the span id of the tool call. */
 async function traffic(llmtap: InProcess): Promise<string> {
   const openai = client(llmtap, { 'x-llmtap-session-id': 'checkout-42', 'x-llmtap-user-id': 'ada' });
-  await openai.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'system', content: 'You are a concise assistant.' }, { role: 'user', content: 'Summarise our refund policy in two sentences.' }] });
-  const stream = await openai.chat.completions.create({ model: 'gpt-4o', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'Write a haiku about proxies.' }] });
+  await openai.chat.completions.create({
+    model: 'gpt-4o-mini',
+    messages: [
+      { role: 'system', content: 'You are a concise assistant.' },
+      { role: 'user', content: 'Summarise our refund policy in two sentences.' },
+    ],
+  });
+  const stream = await openai.chat.completions.create({
+    model: 'gpt-4o',
+    stream: true,
+    stream_options: { include_usage: true },
+    messages: [{ role: 'user', content: 'Write a haiku about proxies.' }],
+  });
   for await (const _ of stream);
-  await openai.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: [{ type: 'text', text: 'What is in this picture?' }, { type: 'image_url', image_url: { url: IMAGE } }] }] });
+  await openai.chat.completions.create({
+    model: 'gpt-4o',
+    messages: [
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: 'What is in this picture?' },
+          { type: 'image_url', image_url: { url: IMAGE } },
+        ],
+      },
+    ],
+  });
   await client(llmtap, { 'x-fake-behavior': 'error-429' })
     .chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Translate "good morning" into French.' }] })
     .catch(() => undefined);
   const tool = await openai.chat.completions
-    .create({ model: 'gpt-4o-mini', tools: [WEATHER], messages: [{ role: 'system', content: 'Use tools when they help.' }, { role: 'user', content: 'What is the weather in Paris right now?' }] })
+    .create({
+      model: 'gpt-4o-mini',
+      tools: [WEATHER],
+      messages: [
+        { role: 'system', content: 'Use tools when they help.' },
+        { role: 'user', content: 'What is the weather in Paris right now?' },
+      ],
+    })
     .withResponse();
   const id = tool.response.headers.get('x-llmtap-span-id')!;
   await waitForSpan(llmtap.dbPath, id);
@@ -86,13 +137,17 @@ describe('viewer', () => {
     expect(await page.locator('select[name="model"] option').allInnerTexts()).toEqual(expect.arrayContaining(['gpt-4o-2024-07-18', 'gpt-4o-mini-2024-07-18']));
     if (SCREENSHOTS) await page.screenshot({ path: docs('viewer-list.png') });
 
-    await client(llmtap).chat.completions.create({ model: 'gpt-4.1-nano', messages: [{ role: 'user', content: 'A brand new question, asked while the page is open' }] });
+    await client(llmtap).chat.completions.create({
+      model: 'gpt-4.1-nano',
+      messages: [{ role: 'user', content: 'A brand new question, asked while the page is open' }],
+    });
     await page.locator('#rows tr', { hasText: 'A brand new question' }).waitFor({ timeout: 10_000 });
     expect(await rows.count()).toBe(6);
     expect(await rows.first().innerText()).toContain('A brand new question'); // newest first
 
     // Filters: text search and status narrow the list.
-    const only = (text: string) => page.waitForFunction((t) => document.querySelectorAll('#rows tr').length === 1 && document.querySelector('#rows tr')!.textContent!.includes(t), text);
+    const only = (text: string) =>
+      page.waitForFunction((t) => document.querySelectorAll('#rows tr').length === 1 && document.querySelector('#rows tr')!.textContent!.includes(t), text);
     await page.fill('input[name="q"]', 'refund');
     await only('Summarise our refund policy');
     await page.fill('input[name="q"]', '');
@@ -141,7 +196,9 @@ describe('viewer with LLMTAP_ADMIN_TOKEN', () => {
     const token = 'viewer-secret-123';
     const llmtap = await startLlmtap({ LLMTAP_UPSTREAM_URL: fake.url, LLMTAP_ADMIN_TOKEN: token, LLMTAP_FLUSH_INTERVAL_MS: '20' });
     try {
-      const r = await client(llmtap).chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Behind a token' }] }).withResponse();
+      const r = await client(llmtap)
+        .chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Behind a token' }] })
+        .withResponse();
       await waitForSpan(llmtap.dbPath, r.response.headers.get('x-llmtap-span-id')!);
       const page = await open(llmtap);
       const dialog = page.locator('#token-dialog');
