@@ -6,19 +6,15 @@ import type { Registry } from 'prom-client';
 
 import { apiAccess, uiAccess } from './api/access.js';
 import { type ApiDeps, apiRoutes } from './api/routes.js';
-import { uiRoutes } from './api/ui.js';
 import { openAIError } from './proxy/errors.js';
 import type { Forwarder } from './proxy/forward.js';
-
-export interface ReadinessCheck {
-  name: string;
-  /** `ready: false` makes /readyz answer 503; the detail is shown either way. */
-  status(): { ready: boolean; detail: string };
-}
+import type { Health } from './storage-thread/protocol.js';
+import { uiRoutes } from './ui/routes.js';
 
 export interface AppDeps {
   forwarder: Forwarder;
-  readiness: readonly ReadinessCheck[];
+  /** What /readyz reports: storage decides readiness; export is shown but never makes llmtap unready. */
+  health: () => Health;
   /** The registry to serve at /metrics, read at each scrape. */
   metrics: () => Promise<Registry>;
   api: ApiDeps;
@@ -28,7 +24,7 @@ export interface AppDeps {
 
 export type App = Hono<{ Bindings: HttpBindings }>;
 
-export function createApp({ forwarder, readiness, metrics, api, adminToken }: AppDeps): App {
+export function createApp({ forwarder, health, metrics, api, adminToken }: AppDeps): App {
   const app: App = new Hono();
 
   const forward = (c: Context<{ Bindings: HttpBindings }>): Response => {
@@ -41,14 +37,13 @@ export function createApp({ forwarder, readiness, metrics, api, adminToken }: Ap
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
 
   app.get('/readyz', (c) => {
-    const checks: Record<string, string> = {};
-    let ready = true;
-    for (const check of readiness) {
-      const s = check.status();
-      checks[check.name] = s.detail;
-      ready &&= s.ready;
+    const { storage, export: exporter } = health();
+    const checks: Record<string, string> = { storage: storage.detail };
+    if (exporter) {
+      const state = exporter.ok ? exporter.detail : `retrying (${exporter.detail})`;
+      checks.export = `${state}; ${exporter.pending} waiting, ${exporter.parked} parked; to ${exporter.target}`;
     }
-    return c.json({ status: ready ? 'ready' : 'not ready', checks }, ready ? 200 : 503);
+    return c.json({ status: storage.ok ? 'ready' : 'not ready', checks }, storage.ok ? 200 : 503);
   });
 
   app.get('/metrics', async (c) => {

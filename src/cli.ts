@@ -6,7 +6,7 @@ import { exportCommand } from './commands/export.js';
 import { importCommand } from './commands/import.js';
 import { outboxCommand } from './commands/outbox.js';
 import { ConfigError, loadConfig } from './config.js';
-import { createLogger } from './log.js';
+import { createLogging } from './log.js';
 import { start } from './main.js';
 
 const USAGE = `usage: llmtap [serve]
@@ -40,8 +40,9 @@ async function runCommand(name: string, args: string[]): Promise<void> {
 
 async function serve(): Promise<void> {
   const config = loadConfig();
-  const log = createLogger(config.logLevel);
-  const running = await start(config, log);
+  const logging = createLogging(config.logLevel);
+  const { log } = logging;
+  const running = await start(config, logging);
   let signals = 0;
   const stop = (signal: string): void => {
     if (++signals > 1) return;

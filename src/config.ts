@@ -227,3 +227,27 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
   return out as Config;
 }
+
+const MASK_KEYS = [
+  'hideInputs',
+  'hideOutputs',
+  'hideInputMessages',
+  'hideOutputMessages',
+  'hideInputImages',
+  'hideInputText',
+  'hideOutputText',
+  'hideLlmTools',
+  'hideInvocationParameters',
+  'hidePrompts',
+  'hideChoices',
+  'hideEmbeddingVectors',
+  'hideEmbeddingsVectors',
+  'hideEmbeddingsText',
+  'base64ImageMaxLength',
+] as const;
+
+/** The OpenInference masking settings: they travel to the storage thread, which masks spans. */
+export type MaskConfig = Pick<Config, (typeof MASK_KEYS)[number]>;
+
+/** The masking settings alone, as plain data for the storage thread. */
+export const maskSettings = (c: MaskConfig): MaskConfig => Object.fromEntries(MASK_KEYS.map((k) => [k, c[k]])) as MaskConfig;

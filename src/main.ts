@@ -7,17 +7,16 @@ import { createAdaptorServer } from '@hono/node-server';
 import { AggregatorRegistry } from 'prom-client';
 
 import { accessMode } from './api/access.js';
-import { createApp, type ReadinessCheck } from './app.js';
-import type { Config } from './config.js';
+import { createApp } from './app.js';
+import { type Config, maskSettings } from './config.js';
 import { describeTarget, exportTarget } from './export/target.js';
-import type { Logger } from './log.js';
+import type { Logging } from './log.js';
 import { Metrics } from './metrics.js';
 import { Forwarder } from './proxy/forward.js';
-import { maskConfig } from './record/mask.js';
 import { providers } from './record/provider.js';
 import { Recorder } from './record/recorder.js';
-import { logExchange } from './request-log.js';
-import { StoreClient } from './store/client.js';
+import { reportExchange } from './report.js';
+import { StoreClient } from './storage-thread/client.js';
 import { VERSION } from './version.js';
 
 export interface Running {
@@ -28,7 +27,8 @@ export interface Running {
   shutdown(): Promise<void>;
 }
 
-export async function start(config: Config, log: Logger): Promise<Running> {
+export async function start(config: Config, logging: Logging): Promise<Running> {
+  const { log } = logging;
   const metrics = new Metrics({ processMetrics: true });
   const target = exportTarget(config);
   const project = config.project || config.projectName;
@@ -39,7 +39,7 @@ export async function start(config: Config, log: Logger): Promise<Running> {
       maxQueue: config.writeQueueMax,
       flushIntervalMs: config.flushIntervalMs,
       retentionDays: config.retentionDays,
-      assemble: { providers: providers(config.provider, config.upstreamUrl), project, captureMaxBytes: config.captureMaxBytes, mask: maskConfig(config) },
+      assemble: { providers: providers(config.provider, config.upstreamUrl), project, captureMaxBytes: config.captureMaxBytes, mask: maskSettings(config) },
       ...(target && {
         export: {
           url: target.url.href,
@@ -53,12 +53,10 @@ export async function start(config: Config, log: Logger): Promise<Running> {
         },
       }),
     },
-    log,
+    logging,
     metrics,
   );
-  const readiness: ReadinessCheck[] = [{ name: 'storage', status: () => ({ ready: !store.status().storage, detail: store.status().storage ?? 'ok' }) }];
   if (target) {
-    readiness.push({ name: 'export', status: () => ({ ready: true, detail: store.status().export ?? 'starting' }) });
     log.info({ target: describeTarget(target) }, 'exporting spans over OTLP');
   } else {
     log.info('export off: set PHOENIX_COLLECTOR_ENDPOINT (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT / OTEL_EXPORTER_OTLP_ENDPOINT) to mirror spans');
@@ -66,16 +64,13 @@ export async function start(config: Config, log: Logger): Promise<Running> {
   const recorder = new Recorder(
     { captureMaxBytes: config.captureMaxBytes, injectStreamUsage: config.streamUsage === 'inject', recordOther: config.recordOther },
     store,
-    (result) => {
-      logExchange(log, result);
-      metrics.request(result, undefined);
-    },
+    (result) => reportExchange(log, metrics, result),
     log,
   );
   const forwarder = new Forwarder(config, recorder);
   const app = createApp({
     forwarder,
-    readiness,
+    health: () => store.health(),
     // The storage thread counts what it does in a registry of its own; a scrape sums both.
     metrics: async () => AggregatorRegistry.aggregate([await metrics.registry.getMetricsAsJSON(), await store.call('metrics')]),
     api: { store, project, maxLineBytes: config.maxBodyBytes, log },

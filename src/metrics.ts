@@ -2,10 +2,6 @@
 // count what they do; gauges that describe state are read when /metrics is scraped.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
-import { msBetween } from './clock.js';
-import type { ExchangeResult } from './proxy/forward.js';
-import type { SpanSummary } from './request-log.js';
-
 const LATENCY_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
 const TTFT_BUCKETS = [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30];
 
@@ -116,16 +112,5 @@ export class Metrics {
   /** Components that hold state register how to read it. */
   watch(sources: MetricSources): void {
     Object.assign(this.#sources, sources);
-  }
-
-  /** Counts one finished request. */
-  request(r: ExchangeResult, span: SpanSummary | undefined): void {
-    const route = routeOf(r.path);
-    const model = span?.model ?? '';
-    this.requests.inc({ route, status: String(r.status), model });
-    this.requestDuration.observe({ route }, msBetween(r.startNs, r.endNs) / 1000);
-    if (span?.ttftMs !== undefined) this.ttft.observe({ model }, span.ttftMs / 1000);
-    if (span?.promptTokens) this.tokens.inc({ model, kind: 'prompt' }, span.promptTokens);
-    if (span?.completionTokens) this.tokens.inc({ model, kind: 'completion' }, span.completionTokens);
   }
 }

@@ -1,8 +1,8 @@
 // Query parameters of /api: parsed and checked, or a 400 that says which one is wrong and why.
+import { parseIsoTime } from '../phoenix/isotime.js';
 import type { StatusCode } from '../record/span.js';
 import type { Position, SpanFilter } from '../store/queries.js';
 import { BadRequest } from './errors.js';
-import { isoToNs } from './isotime.js';
 
 const FILTERS = ['since', 'until', 'trace_id', 'session_id', 'user_id', 'model', 'status', 'q', 'after_seq'];
 const HEX_ID = /^(?:[0-9a-f]{16}|[0-9a-f]{32})$/;
@@ -19,12 +19,6 @@ function single(params: URLSearchParams, allowed: readonly string[]): Map<string
     out.set(name, value);
   }
   return out;
-}
-
-export function parseTime(name: string, value: string): bigint {
-  const ns = isoToNs(value);
-  if (ns === undefined) throw new BadRequest(`${name} must be an ISO-8601 time such as 2024-05-01T12:00:00Z, got "${value}"`);
-  return ns;
 }
 
 export function parseId(name: string, value: string): string {
@@ -47,8 +41,8 @@ function filter(p: Map<string, string>): SpanFilter {
   const f: SpanFilter = {};
   const since = p.get('since');
   const until = p.get('until');
-  if (since !== undefined) f.sinceNs = parseTime('since', since);
-  if (until !== undefined) f.untilNs = parseTime('until', until);
+  if (since !== undefined) f.sinceNs = parseIsoTime('since', since);
+  if (until !== undefined) f.untilNs = parseIsoTime('until', until);
   const trace = p.get('trace_id');
   if (trace !== undefined) f.traceId = parseId('trace_id', trace);
   for (const [name, key] of [
@@ -121,9 +115,9 @@ const DAY_NS = 86_400_000_000_000n;
 export function parseWindow(params: URLSearchParams, nowNs: bigint): Window {
   const p = single(params, ['since', 'until']);
   const until = p.get('until');
-  const untilNs = until === undefined ? nowNs : parseTime('until', until);
+  const untilNs = until === undefined ? nowNs : parseIsoTime('until', until);
   const since = p.get('since');
-  const sinceNs = since === undefined ? untilNs - DAY_NS : parseTime('since', since);
+  const sinceNs = since === undefined ? untilNs - DAY_NS : parseIsoTime('since', since);
   if (sinceNs >= untilNs) throw new BadRequest('since must be before until');
   return { sinceNs, untilNs };
 }

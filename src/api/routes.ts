@@ -10,11 +10,12 @@ import { HTTPException } from 'hono/http-exception';
 
 import { nowNs } from '../clock.js';
 import type { Logger } from '../log.js';
-import type { StoreClient } from '../store/client.js';
+import { PhoenixFormatError } from '../phoenix/format-error.js';
+import { importLines, readLines } from '../phoenix/jsonl.js';
+import { toPhoenix } from '../phoenix/span-json.js';
+import type { StoreClient } from '../storage-thread/client.js';
 import { apiError as error, BadRequest } from './errors.js';
-import { importLines, readLines } from './jsonl.js';
 import { encodeCursor, parseId, parseListQuery, parseWindow } from './params.js';
-import { toPhoenix } from './phoenix-json.js';
 import { listItem } from './summary.js';
 
 export interface ApiDeps {
@@ -86,7 +87,7 @@ export function apiRoutes({ store, project, maxLineBytes, log }: ApiDeps): Hono<
 
   api.onError((err, c) => {
     if (err instanceof HTTPException) return err.getResponse();
-    if (err instanceof BadRequest) return c.json(error(err.message), 400);
+    if (err instanceof BadRequest || err instanceof PhoenixFormatError) return c.json(error(err.message), 400);
     log.error({ err: err.message, path: c.req.path }, 'api request failed');
     return c.json(error(`llmtap: ${err.message}`), 500);
   });

@@ -1,9 +1,9 @@
 // A list item: what the viewer's table and a quick `curl` need, without the span's bulk.
 import { SemanticConventions as SC } from '@arizeai/openinference-semantic-conventions';
 
+import { nsToIso } from '../phoenix/isotime.js';
 import type { Attributes } from '../record/span.js';
 import type { Row } from '../store/queries.js';
-import { nsToIso } from './isotime.js';
 
 export interface SpanListItem {
   seq: number;

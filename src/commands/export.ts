@@ -1,15 +1,16 @@
 // `llmtap export`: the spans of the SQLite file as Phoenix span JSONL, read straight from the file
 // (read-only; WAL lets it run beside a live server).
 import { createWriteStream } from 'node:fs';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 
-import { BadRequest } from '../api/errors.js';
-import { exportStream } from '../api/jsonl.js';
-import { parseTime } from '../api/params.js';
 import type { Config } from '../config.js';
+import { PhoenixFormatError } from '../phoenix/format-error.js';
+import { parseIsoTime } from '../phoenix/isotime.js';
+import { jsonlChunks } from '../phoenix/jsonl.js';
 import { openDatabase } from '../store/db.js';
-import type { SpanFilter } from '../store/queries.js';
+import { iterateWholeSpans, type SpanFilter } from '../store/queries.js';
 import { UsageError } from './errors.js';
 import { progress } from './progress.js';
 
@@ -35,20 +36,22 @@ export async function exportCommand(args: string[], config: Config): Promise<num
   }
   const filter: SpanFilter = {};
   try {
-    if (values.since !== undefined) filter.sinceNs = parseTime('--since', values.since);
-    if (values.until !== undefined) filter.untilNs = parseTime('--until', values.until);
+    if (values.since !== undefined) filter.sinceNs = parseIsoTime('--since', values.since);
+    if (values.until !== undefined) filter.untilNs = parseIsoTime('--until', values.until);
   } catch (err) {
-    if (err instanceof BadRequest) throw new UsageError(err.message);
+    if (err instanceof PhoenixFormatError) throw new UsageError(err.message);
     throw err;
   }
   const db = openDatabase(config.dbPath, { readonly: true });
   const where = values.out ?? 'standard output';
   const done = progress((n) => `llmtap export: ${n} spans written…`);
   try {
-    await pipeline(
-      exportStream(db, filter, (n) => done.add(n)),
-      values.out ? createWriteStream(values.out) : process.stdout,
+    // The next rows are read only when the output has taken the last chunk: flat memory at any size.
+    const chunks = Readable.from(
+      jsonlChunks(iterateWholeSpans(db, filter), (n) => done.add(n)),
+      { highWaterMark: 1, objectMode: true },
     );
+    await pipeline(chunks, values.out ? createWriteStream(values.out) : process.stdout);
   } finally {
     db.close();
   }

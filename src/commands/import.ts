@@ -4,11 +4,11 @@
 import { createReadStream } from 'node:fs';
 import { parseArgs } from 'node:util';
 
-import { importLines, type ImportResult, readLines } from '../api/jsonl.js';
 import type { Config } from '../config.js';
 import { OtlpEncoder } from '../export/otlp.js';
 import { postSpans, type Reply, verdictFor } from '../export/post.js';
 import { type ExportTarget, exportTarget } from '../export/target.js';
+import { importLines, type ImportResult, readLines } from '../phoenix/jsonl.js';
 import type { Span } from '../record/span.js';
 import { openDatabase } from '../store/db.js';
 import { spanInserter } from '../store/spans.js';

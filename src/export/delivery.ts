@@ -29,6 +29,15 @@ export interface DeliveryOptions {
 
 type Batch = StoredSpan[];
 
+/** `ok` false while the target is being retried; `detail` says why. */
+export interface ExportHealth {
+  ok: boolean;
+  detail: string;
+  pending: number;
+  parked: number;
+  target: string;
+}
+
 /** Just-stored spans kept in memory so the common case never reads them back from SQLite. */
 const FRESH_MAX = 20_000;
 
@@ -74,10 +83,9 @@ export class Delivery {
   }
 
   /** For /readyz: the exporter's state (never a reason to be unready: Phoenix may be down). */
-  status(): string {
+  health(): ExportHealth {
     const { pending, parked } = this.#store().counts();
-    const state = this.#problem ? `retrying (${this.#problem})` : 'ok';
-    return `${state}; ${pending} waiting, ${parked} parked; to ${this.target.url.href}`;
+    return { ok: !this.#problem, detail: this.#problem ?? 'ok', pending, parked, target: this.target.url.href };
   }
 
   /** Last delivery attempts at shutdown, until the outbox is empty or the deadline passes. */

@@ -1,6 +1,27 @@
+// Server thread. Upstream failures, classified once — the kind decides both the client's answer
+// (502 or 504) and, on the storage thread, the span's error type — and llmtap's own errors in OpenAI's
+// error shape, so SDKs surface them like OpenAI's.
 import type { ServerResponse } from 'node:http';
 
-/** The error body OpenAI's API answers with, so SDKs surface llmtap's own errors like OpenAI's. */
+/** What kind of failure ended an exchange early. */
+export type FailureKind = 'timeout' | 'connection' | 'client_abort';
+
+const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
+
+export class ClientAbortError extends Error {
+  override name = 'ClientAbortError';
+  constructor() {
+    super('client closed the connection before the response ended');
+  }
+}
+
+export function failureKind(err: unknown): FailureKind {
+  if (err instanceof ClientAbortError) return 'client_abort';
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && TIMEOUT_CODES.has(code) ? 'timeout' : 'connection';
+}
+
+/** The error body OpenAI's API answers with. */
 export function openAIError(message: string, type: string, code: string | null, param: string | null = null): string {
   return JSON.stringify({ error: { message, type, param, code } });
 }
@@ -12,19 +33,11 @@ export interface ProxyFailure {
   message: string;
 }
 
-interface UndiciLikeError {
-  code?: string;
-  message?: string;
-  name?: string;
-}
-
-const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'ETIMEDOUT']);
-
-/** Maps an upstream failure that happened before any response header arrived to the client's answer. */
+/** The client's answer to an upstream failure that happened before any response header arrived. */
 export function failureBeforeHeaders(err: unknown): ProxyFailure {
-  const e = (err ?? {}) as UndiciLikeError;
+  const e = (err ?? {}) as { code?: string; message?: string };
   const detail = e.code ? `${e.code}: ${e.message ?? ''}` : String(e.message ?? err);
-  if (e.code && TIMEOUT_CODES.has(e.code)) {
+  if (failureKind(err) === 'timeout') {
     return { status: 504, type: 'upstream_error', code: 'upstream_timeout', message: `llmtap: upstream timed out (${detail})` };
   }
   return { status: 502, type: 'upstream_error', code: 'upstream_unavailable', message: `llmtap: upstream request failed (${detail})` };

@@ -1,12 +1,13 @@
-// The hot path: one client request → one upstream request on a keep-alive undici pool, with the
-// response piped back chunk by chunk on Node's own objects (no web streams). Observers see the
-// exchange through an ExchangeTap, which never holds up a byte.
+// Server thread, the hot path: one client request → one upstream request on a keep-alive undici pool,
+// with the response piped back chunk by chunk on Node's own objects (no web streams). Observers see the
+// exchange through an ExchangeTap (exchange.ts), which never holds up a byte.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 import { type Dispatcher, Pool } from 'undici';
 
 import { nowNs } from '../clock.js';
-import { bodyTooLarge, failureBeforeHeaders, sendFailure } from './errors.js';
+import { bodyTooLarge, ClientAbortError, failureBeforeHeaders, failureKind, sendFailure } from './errors.js';
+import type { ExchangeObserver, ExchangeResult, ExchangeTap, Outcome, ResponseFilter } from './exchange.js';
 import { clientResponseHeaders, rawHeader, rawToStrings, upstreamRequestHeaders } from './headers.js';
 
 export interface ForwardOptions {
@@ -15,60 +16,6 @@ export interface ForwardOptions {
   connectTimeoutMs: number;
   headersTimeoutMs: number;
   bodyTimeoutMs: number;
-}
-
-/** How an exchange ended, from the client's point of view. */
-export type Outcome =
-  | 'ok' // the whole upstream response reached the client
-  | 'upstream_failed' // no upstream response: the client got a 502/504 from llmtap
-  | 'upstream_broke' // upstream failed after its headers: the client's response was cut
-  | 'client_aborted' // the client went away first; the upstream request was cancelled
-  | 'rejected'; // llmtap refused the request (e.g. 413) without forwarding it
-
-export interface ExchangeResult {
-  method: string;
-  /** Path and query as the client sent them. */
-  path: string;
-  startNs: bigint;
-  /** When the upstream's response headers arrived. */
-  headersNs?: bigint;
-  endNs: bigint;
-  /** Status the client received; 0 when it received none. */
-  status: number;
-  bytesIn: number;
-  bytesOut: number;
-  outcome: Outcome;
-  /** What went wrong, as plain data (it travels to the storage thread). */
-  error?: { message: string; code?: string };
-}
-
-/** What an observer (the recorder) sees of one exchange. Calls happen after the bytes moved. */
-export interface ExchangeTap {
-  /** Added to the client's response headers (flat [name, value, …]). */
-  readonly responseHeaders: readonly string[];
-  /** May edit the upstream request headers in place (e.g. `traceparent`) and return the body to send. */
-  prepareUpstream?(headers: string[], body: Buffer): Buffer;
-  responseStart?(status: number, rawHeaders: readonly string[]): void;
-  /** Sees each upstream chunk after it was handed to the client. */
-  responseChunk?(chunk: Buffer, atNs: bigint): void;
-  /** A tap that alters the client's stream returns the bytes to send instead of the chunk. */
-  filterChunk?(chunk: Buffer): Buffer;
-  /** Bytes a filtering tap still holds when the upstream response ends. */
-  filterEnd?(): Buffer | undefined;
-  end(result: ExchangeResult): void;
-}
-
-export interface ExchangeObserver {
-  /** Header names (lower case) llmtap consumes itself and never forwards upstream. */
-  isOwnHeader(name: string): boolean;
-  begin(req: IncomingMessage, body: Buffer, startNs: bigint): ExchangeTap;
-}
-
-class ClientAbortError extends Error {
-  override name = 'ClientAbortError';
-  constructor() {
-    super('client closed the connection before the response ended');
-  }
 }
 
 export class Forwarder {
@@ -111,7 +58,7 @@ export class Forwarder {
 
   handle(req: IncomingMessage, res: ServerResponse): void {
     this.#inFlight++;
-    new Exchange(req, res, this.#opts, this.#pool, this.#pathPrefix, this.#observer, () => this.#finished()).start();
+    new ExchangeHandler(req, res, this.#opts, this.#pool, this.#pathPrefix, this.#observer, () => this.#finished()).start();
   }
 
   #finished(): void {
@@ -121,9 +68,11 @@ export class Forwarder {
 
 const EMPTY = Buffer.alloc(0);
 
-class Exchange implements Dispatcher.DispatchHandler {
+/** One exchange in flight: reads the request, dispatches it upstream, pipes the answer back. */
+class ExchangeHandler implements Dispatcher.DispatchHandler {
   readonly #startNs = nowNs();
   #tap: ExchangeTap | undefined;
+  #filter: ResponseFilter | undefined;
   #controller: Dispatcher.DispatchController | undefined;
   #headersNs: bigint | undefined;
   #status = 0;
@@ -182,7 +131,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     const { req } = this;
     const headers = upstreamRequestHeaders(req.rawHeaders, (name) => this.observer.isOwnHeader(name));
     this.#tap = this.observer.begin(req, body, this.#startNs);
-    const sent = this.#tap.prepareUpstream?.(headers, body) ?? body;
+    const sent = this.#tap.rewrite?.request(headers, body) ?? body;
     const method = req.method ?? 'GET';
     try {
       this.pool.dispatch(
@@ -228,18 +177,18 @@ class Exchange implements Dispatcher.DispatchHandler {
     if (sse) out.push('x-accel-buffering', 'no');
     const tap = this.#tap!;
     for (const h of tap.responseHeaders) out.push(h);
+    this.#filter = tap.rewrite?.response?.(statusCode, raw);
     this.#status = statusCode;
     res.writeHead(statusCode, statusMessage || undefined, out);
     // Clients of a stream learn it started as soon as upstream says so, as they would directly.
     if (sse) res.flushHeaders();
-    tap.responseStart?.(statusCode, raw);
+    tap.watch.responseStart?.(statusCode, raw);
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     const { res } = this;
     if (res.destroyed) return;
-    const tap = this.#tap!;
-    const out = tap.filterChunk?.(chunk) ?? chunk;
+    const out = this.#filter ? this.#filter.chunk(chunk) : chunk;
     this.#bytesOut += out.length;
     // Backpressure: a slow client pauses the upstream read until its socket drains.
     if (out.length > 0 && !res.write(out) && !this.#awaitingDrain) {
@@ -250,12 +199,12 @@ class Exchange implements Dispatcher.DispatchHandler {
         controller.resume();
       });
     }
-    tap.responseChunk?.(chunk, nowNs());
+    this.#tap!.watch.responseChunk?.(chunk, nowNs());
   }
 
   onResponseEnd(): void {
     if (this.res.destroyed) return;
-    const rest = this.#tap!.filterEnd?.();
+    const rest = this.#filter?.end();
     if (rest && rest.length > 0) {
       this.#bytesOut += rest.length;
       this.res.end(rest);
@@ -303,9 +252,10 @@ class Exchange implements Dispatcher.DispatchHandler {
     if (this.#headersNs !== undefined) result.headersNs = this.#headersNs;
     if (this.#error) {
       const code = (this.#error as { code?: unknown }).code;
-      result.error = typeof code === 'string' ? { message: this.#error.message, code } : { message: this.#error.message };
+      result.error = { kind: failureKind(this.#error), message: this.#error.message };
+      if (typeof code === 'string') result.error.code = code;
     }
     this.onFinished();
-    this.#tapWithoutBody().end(result);
+    this.#tapWithoutBody().watch.end(result);
   }
 }

@@ -1,13 +1,15 @@
-// Builds the span of one finished exchange from what the tap captured. Runs on the storage thread,
-// after the response ended: nothing here touches the hot path.
+// Storage thread. Builds the span of one finished exchange from what the tap captured, after the
+// response ended: nothing here touches the hot path.
 import { LLMSystem, MimeType, SemanticConventions as SC } from '@arizeai/openinference-semantic-conventions';
 
-import type { ExchangeResult } from '../proxy/forward.js';
-import { bufferOf, type Captured, decoded } from './capture.js';
-import type { RequestContext } from './context.js';
-import { type Endpoint, isObject, type Json, type StreamOutcome } from './endpoint.js';
+import type { MaskConfig } from '../config.js';
+import { isObject, type Json } from '../json.js';
+import type { Captured, CapturedExchange } from './capture.js';
+import { bufferOf, decoded } from './decode.js';
+import type { Endpoint, StreamOutcome } from './endpoints/endpoint.js';
+import { ENDPOINTS } from './endpoints/index.js';
 import { type Failure, httpFailure, transportFailure } from './failure.js';
-import { maskAttributes, type MaskConfig } from './mask.js';
+import { maskAttributes } from './mask.js';
 import type { Providers } from './provider.js';
 import { routeFor } from './route.js';
 import { type Attributes, LLMTAP, put, type Span, type SpanEvent } from './span.js';
@@ -19,21 +21,6 @@ const FIRST_TOKEN_EVENT = 'First Token Stream Event';
 /** Phoenix's span kind for a span without an OpenInference kind (the light spans of LLMTAP_RECORD_OTHER). */
 const OTHER_KIND = 'UNKNOWN';
 
-/** A finished exchange as the tap saw it: plain data, sent from the server thread to the storage thread. */
-export interface Exchange {
-  method: string;
-  url: string;
-  ctx: RequestContext;
-  /** The request body, up to the capture limit (`requestBytes` says how long it was). */
-  requestBody: Uint8Array;
-  requestBytes: number;
-  result: ExchangeResult;
-  contentType: string;
-  contentEncoding?: string;
-  /** The response bytes, up to the capture limit (for a light span, only an error's). */
-  response?: Captured;
-}
-
 export interface AssembleOptions {
   providers: Providers;
   project: string;
@@ -41,17 +28,17 @@ export interface AssembleOptions {
   mask: MaskConfig;
 }
 
-export function assembleSpan(x: Exchange, opts: AssembleOptions): Span {
-  const { ctx, result } = x;
-  const route = routeFor(x.method, x.url);
-  const { endpoint } = route;
+export function assembleSpan(exchange: CapturedExchange, opts: AssembleOptions): Span {
+  const { ctx, result } = exchange;
+  const route = routeFor(exchange.method, exchange.url);
+  const endpoint = route.endpoint && ENDPOINTS[route.endpoint];
   const attrs: Attributes = {};
   let request: Json | undefined;
   if (endpoint) {
     attrs[SC.OPENINFERENCE_SPAN_KIND] = endpoint.spanKind;
     attrs[SC.LLM_SYSTEM] = LLMSystem.OPENAI;
     attrs[SC.LLM_PROVIDER] = route.azure ? opts.providers.azure : opts.providers.upstream;
-    request = readRequest(endpoint, x, attrs);
+    request = readRequest(endpoint, exchange, attrs);
     // Azure OpenAI: the deployment decides the model, whatever the body says; a response naming it wins.
     put(attrs, endpoint.modelKey, route.deployment);
   } else {
@@ -59,7 +46,7 @@ export function assembleSpan(x: Exchange, opts: AssembleOptions): Span {
     attrs[LLMTAP.HTTP_METHOD] = result.method;
     attrs[LLMTAP.URL_PATH] = route.path;
   }
-  const response = x.response && decoded(x.response, x.contentEncoding, opts.captureMaxBytes);
+  const response = exchange.response && decoded(exchange.response, exchange.contentEncoding, opts.captureMaxBytes);
 
   let failure = transportFailure(result);
   let stream: StreamOutcome = {};
@@ -67,7 +54,7 @@ export function assembleSpan(x: Exchange, opts: AssembleOptions): Span {
     // A transport failure (e.g. llmtap's own 504) says more than the status.
     failure ??= httpFailure(result.status, response && bufferOf(response));
   } else if (endpoint && response && result.status > 0) {
-    stream = readResponse(endpoint, x.contentType, response, attrs);
+    stream = readResponse(endpoint, exchange.contentType, response, attrs);
   }
   if (stream.error && !failure) failure = { type: 'APIError', message: stream.error.message };
   if (response?.truncated) put(attrs, LLMTAP.OUTPUT_TRUNCATED, true);
@@ -103,10 +90,11 @@ export function assembleSpan(x: Exchange, opts: AssembleOptions): Span {
   return span;
 }
 
-function readRequest(endpoint: Endpoint, x: Exchange, attrs: Attributes): Json | undefined {
-  if (x.requestBytes === 0) return undefined;
-  const text = Buffer.from(x.requestBody.buffer, x.requestBody.byteOffset, x.requestBody.byteLength).toString('utf8');
-  if (x.requestBody.length === x.requestBytes) {
+function readRequest(endpoint: Endpoint, exchange: CapturedExchange, attrs: Attributes): Json | undefined {
+  const { requestBody: body, requestBytes } = exchange;
+  if (requestBytes === 0) return undefined;
+  const text = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
+  if (body.length === requestBytes) {
     try {
       const parsed: unknown = JSON.parse(text);
       if (isObject(parsed)) {

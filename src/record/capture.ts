@@ -1,8 +1,9 @@
-// A bounded copy of response bytes for the recorder. Each chunk the client was sent is appended to one
-// growing buffer of the exchange's own (a small copy, after the write) with the time it was written:
-// holding the chunks themselves would pin the larger socket buffers they are views into. At the end
-// the bytes travel to the storage thread, where they are parsed.
-import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
+// Server thread. A bounded copy of response bytes for the recorder. Each chunk the client was sent is
+// appended to buffers of the exchange's own (a small copy, after the write) with the time it was
+// written: holding the chunks themselves would pin the larger socket buffers they are views into. At
+// the end the exchange travels to the storage thread (as a CapturedExchange), where it is parsed.
+import type { ExchangeResult } from '../proxy/exchange.js';
+import type { RequestContext } from './context.js';
 
 /** Captured bytes as they travel to the storage thread: one buffer, with each chunk's length and write time. */
 export interface Captured {
@@ -74,36 +75,17 @@ export class Capture {
   }
 }
 
-/** The captured chunks again, each with the time it was written. */
-export function* chunksOf(c: Captured): Generator<[Buffer, bigint]> {
-  let at = c.bytes.byteOffset;
-  for (let i = 0; i < c.lengths.length; i++) {
-    yield [Buffer.from(c.bytes.buffer, at, c.lengths[i]), c.firstNs + BigInt(c.offsets[i]!)];
-    at += c.lengths[i]!;
-  }
-}
-
-export const bufferOf = (c: Captured): Buffer => Buffer.from(c.bytes.buffer, c.bytes.byteOffset, c.bytes.byteLength);
-
-const DECODERS: Record<string, ((b: Buffer, o: { maxOutputLength: number }) => Buffer) | undefined> = {
-  gzip: gunzipSync,
-  'x-gzip': gunzipSync,
-  deflate: inflateSync,
-  br: brotliDecompressSync,
-};
-
-/**
- * The captured bytes as the client's library will read them: decompressed when the upstream compressed
- * them (the client got them compressed, as sent). A compressed stream's events all take the time of
- * its first chunk. Undecodable bodies are returned as captured.
- */
-export function decoded(c: Captured, contentEncoding: string | undefined, limit: number): Captured {
-  const decode = contentEncoding ? DECODERS[contentEncoding.trim().toLowerCase()] : undefined;
-  if (!decode || c.bytes.length === 0) return c;
-  try {
-    const plain = decode(bufferOf(c), { maxOutputLength: limit });
-    return { bytes: plain, lengths: [plain.length], firstNs: c.firstNs, offsets: [0], truncated: c.truncated };
-  } catch {
-    return c;
-  }
+/** A finished exchange as the tap saw it: plain data, sent from the server thread to the storage thread. */
+export interface CapturedExchange {
+  method: string;
+  url: string;
+  ctx: RequestContext;
+  /** The request body, up to the capture limit (`requestBytes` says how long it was). */
+  requestBody: Uint8Array;
+  requestBytes: number;
+  result: ExchangeResult;
+  contentType: string;
+  contentEncoding?: string;
+  /** The response bytes, up to the capture limit (for a light span, only an error's). */
+  response?: Captured;
 }

@@ -1,4 +1,4 @@
-// What the caller tells llmtap about a request through headers: W3C trace context, session, user,
+// Server thread. What the caller tells llmtap about a request through headers: W3C trace context, session, user,
 // metadata, tags, project, and whether to record at all. Helicone-style names are accepted as aliases.
 import type { IncomingHttpHeaders } from 'node:http';
 

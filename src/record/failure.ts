@@ -1,7 +1,7 @@
-// Why an exchange failed, named the way the openai SDKs name their errors, for the span's status
+// Storage thread. Why an exchange failed, named the way the openai SDKs name their errors, for the span's status
 // (`<ErrorType>: <message>`) and its `exception` event.
-import type { ExchangeResult } from '../proxy/forward.js';
-import { isObject } from './endpoint.js';
+import { isObject } from '../json.js';
+import type { ExchangeResult } from '../proxy/exchange.js';
 
 export interface Failure {
   type: string;
@@ -36,19 +36,17 @@ export function httpFailure(status: number, body: Buffer | undefined): Failure {
   return { type: errorClass(status), message };
 }
 
-const TIMEOUTS = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
-
-/** Failures of the exchange itself (transport, timeouts, the client leaving). */
+/** Failures of the exchange itself (transport, timeouts, the client leaving), as the proxy classified them. */
 export function transportFailure(r: ExchangeResult): Failure | undefined {
-  const code = r.error?.code;
+  const timeout = r.error?.kind === 'timeout';
   const detail = r.error?.message ?? 'unknown error';
   switch (r.outcome) {
     case 'upstream_failed':
-      return code && TIMEOUTS.has(code)
+      return timeout
         ? { type: 'APIConnectionTimeoutError', message: `upstream did not answer in time (${detail})` }
         : { type: 'APIConnectionError', message: `upstream unreachable (${detail})` };
     case 'upstream_broke':
-      return code && TIMEOUTS.has(code)
+      return timeout
         ? { type: 'APIConnectionTimeoutError', message: `upstream went silent mid-response (${detail})` }
         : { type: 'APIConnectionError', message: `upstream connection broke mid-response (${detail})` };
     case 'client_aborted':

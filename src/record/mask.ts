@@ -1,36 +1,13 @@
-// OpenInference's masking variables, with the meanings of the Python and JS instrumentations combined
+// Storage thread. OpenInference's masking variables, with the meanings of the Python and JS instrumentations combined
 // (neither implements the whole set, and both read the environment themselves, which llmtap leaves to
 // config.ts). Rules are tried in order on the flat keys; the first that matches decides.
 import { OpenInferenceSpanKind, SemanticConventions as SC } from '@arizeai/openinference-semantic-conventions';
 
-import type { Config } from '../config.js';
-import { isObject } from './endpoint.js';
+import type { MaskConfig } from '../config.js';
+import { isObject } from '../json.js';
 import { type Attributes, type AttributeValue, OI } from './span.js';
 
 export const REDACTED = '__REDACTED__';
-
-const MASK_KEYS = [
-  'hideInputs',
-  'hideOutputs',
-  'hideInputMessages',
-  'hideOutputMessages',
-  'hideInputImages',
-  'hideInputText',
-  'hideOutputText',
-  'hideLlmTools',
-  'hideInvocationParameters',
-  'hidePrompts',
-  'hideChoices',
-  'hideEmbeddingVectors',
-  'hideEmbeddingsVectors',
-  'hideEmbeddingsText',
-  'base64ImageMaxLength',
-] as const;
-
-export type MaskConfig = Pick<Config, (typeof MASK_KEYS)[number]>;
-
-/** The masking settings alone, as plain data for the storage thread. */
-export const maskConfig = (c: MaskConfig): MaskConfig => Object.fromEntries(MASK_KEYS.map((k) => [k, c[k]])) as MaskConfig;
 
 const DROP = Symbol('drop');
 type Verdict = AttributeValue | typeof DROP;

@@ -1,4 +1,4 @@
-// `llm.provider`: who hosts the model, from the upstream's host name, as the official instrumentations
+// Server thread, at start-up (the result travels to the storage thread as data). `llm.provider`: who hosts the model, from the upstream's host name, as the official instrumentations
 // infer it from the client's base URL. The table is the JS instrumentation's HOST_SUFFIX_TO_PROVIDER
 // (that package is a devDependency and loads `openai` at import, so it is not shipped), plus OpenRouter.
 import { LLMProvider } from '@arizeai/openinference-semantic-conventions';

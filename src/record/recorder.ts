@@ -1,15 +1,15 @@
-// The tap on each exchange: it sees the request, then every response chunk after the client got it,
-// copying it (bounded) with its time into buffers of the exchange's own (capture.ts). When the exchange is over it hands the lot to the
-// storage thread, which builds the span (record/assemble.ts) and writes the request's log line.
+// Server thread. The tap on each exchange: it sees the request, then every response chunk after the
+// client got it, copying it (bounded) with its time into buffers of the exchange's own (capture.ts).
+// When the exchange is over it hands the lot to the storage thread, which builds the span
+// (assemble.ts) and reports the request (its log line and metrics).
 import type { IncomingMessage } from 'node:http';
 
 import type { Logger } from '../log.js';
-import type { ExchangeObserver, ExchangeResult, ExchangeTap } from '../proxy/forward.js';
+import type { ExchangeObserver, ExchangeResult, ExchangeRewriter, ExchangeTap, ExchangeWatcher, ResponseFilter } from '../proxy/exchange.js';
 import { rawHeader, removeHeader } from '../proxy/headers.js';
-import type { Exchange } from './assemble.js';
-import { Capture, exactCopy } from './capture.js';
+import { Capture, type CapturedExchange, exactCopy } from './capture.js';
 import { isContextHeader, readContext, type RequestContext, upstreamTraceparent } from './context.js';
-import { type Route, routeFor } from './route.js';
+import { acceptsStreamUsage, type Route, routeFor } from './route.js';
 import { requestUsage, UsageChunkFilter } from './usage-inject.js';
 
 export interface RecorderOptions {
@@ -21,7 +21,7 @@ export interface RecorderOptions {
 
 /** Where recorded exchanges go (the storage thread, which also reports them). */
 export interface ExchangeSink {
-  record(x: Exchange): void;
+  record(exchange: CapturedExchange): void;
 }
 
 /** Where an unrecorded request is reported (its log line and metrics). */
@@ -45,41 +45,35 @@ export class Recorder implements ExchangeObserver {
     const ctx = readContext(req.headers);
     if (ctx.ignored.length > 0) this.log.warn({ path: route.path, ignored: ctx.ignored }, 'ignored bad llmtap request headers');
     if (!ctx.record) return this.#unrecorded();
-    return new Recording(route, req, ctx, body, this.opts, (x) => (x.result.outcome === 'rejected' ? this.report(x.result) : this.sink.record(x)));
+    const recording = new Recording(route, req, ctx, body, this.opts, (captured) =>
+      captured.result.outcome === 'rejected' ? this.report(captured.result) : this.sink.record(captured),
+    );
+    const responseHeaders = ['x-llmtap-trace-id', ctx.traceId, 'x-llmtap-span-id', ctx.spanId];
+    // A light span leaves the request exactly as the client sent it.
+    if (!route.endpoint) return { responseHeaders, watch: recording };
+    const inject = this.opts.injectStreamUsage && acceptsStreamUsage(route.endpoint);
+    return { responseHeaders, watch: recording, rewrite: new Rewrite(ctx, inject) };
   }
 
   #unrecorded(): ExchangeTap {
-    return { responseHeaders: [], end: (r) => this.report(r) };
+    return { responseHeaders: [], watch: { end: (r) => this.report(r) } };
   }
 }
 
-class Recording implements ExchangeTap {
-  readonly responseHeaders: readonly string[];
-  #capture: Capture | undefined;
-  #contentType = '';
-  #contentEncoding: string | undefined;
-  #filter: UsageChunkFilter | undefined;
+/** What a recorded endpoint's exchange changes: the traceparent sent upstream, and usage injection. */
+class Rewrite implements ExchangeRewriter {
   #injected = false;
 
   constructor(
-    private readonly route: Route,
-    private readonly req: IncomingMessage,
     private readonly ctx: RequestContext,
-    private readonly body: Buffer,
-    private readonly opts: RecorderOptions,
-    private readonly done: (x: Exchange) => void,
-  ) {
-    this.responseHeaders = ['x-llmtap-trace-id', ctx.traceId, 'x-llmtap-span-id', ctx.spanId];
-  }
+    private readonly injectStreamUsage: boolean,
+  ) {}
 
-  prepareUpstream(headers: string[], body: Buffer): Buffer {
-    const { endpoint } = this.route;
-    // A light span leaves the request exactly as the client sent it.
-    if (!endpoint) return body;
+  request(headers: string[], body: Buffer): Buffer {
     // The upstream sees llmtap's span as the parent of whatever it traces.
     removeHeader(headers, 'traceparent');
     headers.push('traceparent', upstreamTraceparent(this.ctx));
-    if (!this.opts.injectStreamUsage || !endpoint.streamUsageOption) return body;
+    if (!this.injectStreamUsage) return body;
     const rewritten = requestUsage(body);
     if (!rewritten) return body;
     this.#injected = true;
@@ -87,10 +81,30 @@ class Recording implements ExchangeTap {
     return rewritten;
   }
 
+  response(_status: number, raw: readonly string[]): ResponseFilter | undefined {
+    const sse = rawHeader(raw, 'content-type')?.toLowerCase().startsWith('text/event-stream') ?? false;
+    return this.#injected && sse ? new UsageChunkFilter() : undefined;
+  }
+}
+
+/** Watches one recorded exchange and keeps its bounded copy. */
+class Recording implements ExchangeWatcher {
+  #capture: Capture | undefined;
+  #contentType = '';
+  #contentEncoding: string | undefined;
+
+  constructor(
+    private readonly route: Route,
+    private readonly req: IncomingMessage,
+    private readonly ctx: RequestContext,
+    private readonly body: Buffer,
+    private readonly opts: RecorderOptions,
+    private readonly done: (captured: CapturedExchange) => void,
+  ) {}
+
   responseStart(status: number, raw: readonly string[]): void {
     this.#contentType = rawHeader(raw, 'content-type')?.toLowerCase() ?? '';
     this.#contentEncoding = rawHeader(raw, 'content-encoding');
-    if (this.#injected && this.#contentType.startsWith('text/event-stream')) this.#filter = new UsageChunkFilter();
     // A light span keeps only an error's body, for its message.
     if (this.route.endpoint || status >= 400) this.#capture = new Capture(this.opts.captureMaxBytes);
   }
@@ -99,17 +113,9 @@ class Recording implements ExchangeTap {
     this.#capture?.add(chunk, atNs);
   }
 
-  filterChunk(chunk: Buffer): Buffer {
-    return this.#filter ? this.#filter.filter(chunk) : chunk;
-  }
-
-  filterEnd(): Buffer | undefined {
-    return this.#filter?.end();
-  }
-
   end(result: ExchangeResult): void {
     const requestBody = this.body.subarray(0, this.opts.captureMaxBytes);
-    const x: Exchange = {
+    const captured: CapturedExchange = {
       method: this.req.method ?? 'GET',
       url: this.req.url ?? '/',
       ctx: this.ctx,
@@ -118,8 +124,8 @@ class Recording implements ExchangeTap {
       result,
       contentType: this.#contentType,
     };
-    if (this.#contentEncoding) x.contentEncoding = this.#contentEncoding;
-    if (this.#capture) x.response = this.#capture.seal();
-    this.done(x);
+    if (this.#contentEncoding) captured.contentEncoding = this.#contentEncoding;
+    if (this.#capture) captured.response = this.#capture.seal();
+    this.done(captured);
   }
 }

@@ -1,14 +1,12 @@
-// Which endpoint module records a request, from its method and path: OpenAI's `/v1/…` paths, and Azure
-// OpenAI's `/openai/deployments/{deployment}/…`, `/openai/v1/…` and `/openai/…` (the Responses API).
-import { chatCompletions } from './chat.js';
-import { completions } from './completions.js';
-import { embeddings } from './embeddings.js';
-import type { Endpoint } from './endpoint.js';
-import { responses } from './responses.js';
+// Both threads. Which endpoint records a request, from its method and path: OpenAI's `/v1/…` paths,
+// and Azure OpenAI's `/openai/deployments/{deployment}/…`, `/openai/v1/…` and `/openai/…` (the
+// Responses API). Only names here: the endpoint modules themselves run on the storage thread.
+
+export type EndpointName = 'chat' | 'responses' | 'embeddings' | 'completions';
 
 export interface Route {
-  /** Undefined for a request no module records (a light span, when LLMTAP_RECORD_OTHER is on). */
-  endpoint: Endpoint | undefined;
+  /** Undefined for a request no endpoint records (a light span, when LLMTAP_RECORD_OTHER is on). */
+  endpoint: EndpointName | undefined;
   /** The path without its query. */
   path: string;
   /** An Azure OpenAI path. */
@@ -17,12 +15,15 @@ export interface Route {
   deployment?: string;
 }
 
-const ENDPOINTS = new Map<string, Endpoint>([
-  ['chat/completions', chatCompletions],
-  ['responses', responses],
-  ['embeddings', embeddings],
-  ['completions', completions],
+const ENDPOINTS = new Map<string, EndpointName>([
+  ['chat/completions', 'chat'],
+  ['responses', 'responses'],
+  ['embeddings', 'embeddings'],
+  ['completions', 'completions'],
 ]);
+
+/** Endpoints whose streams accept `stream_options.include_usage`. */
+export const acceptsStreamUsage = (endpoint: EndpointName | undefined): boolean => endpoint === 'chat' || endpoint === 'completions';
 
 const AZURE = /^\/openai\/(?:deployments\/([^/]+)\/|v1\/)?(.+)$/;
 

@@ -1,4 +1,4 @@
-// The span llmtap records: everything needed to rebuild it exactly for storage, OTLP and JSONL.
+// Both threads. The span llmtap records: everything needed to rebuild it exactly for storage, OTLP and JSONL.
 import { randomFillSync } from 'node:crypto';
 
 export type AttributeValue = string | number | boolean | string[] | number[] | boolean[];

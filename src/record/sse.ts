@@ -1,10 +1,12 @@
-// Reads a captured server-sent-event stream, feeding each JSON data event to an endpoint's stream
+// Storage thread. Reads a captured server-sent-event stream, feeding each JSON data event to an endpoint's stream
 // reader with the time its last byte reached the client. eventsource-parser does the parsing; a
 // streaming TextDecoder keeps UTF-8 characters split across chunks whole.
 import { createParser } from 'eventsource-parser';
 
-import { type Captured, chunksOf } from './capture.js';
-import { isObject, type StreamOutcome, type StreamReader } from './endpoint.js';
+import { isObject } from '../json.js';
+import type { Captured } from './capture.js';
+import { chunksOf } from './decode.js';
+import { type StreamOutcome, type StreamReader } from './endpoints/endpoint.js';
 import type { Attributes } from './span.js';
 
 export function readStream(captured: Captured, reader: StreamReader, attrs: Attributes): StreamOutcome {

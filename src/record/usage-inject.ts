@@ -1,7 +1,8 @@
-// LLMTAP_STREAM_USAGE=inject: a stream the client asked for without usage is requested upstream with
+// Server thread. LLMTAP_STREAM_USAGE=inject: a stream the client asked for without usage is requested upstream with
 // `stream_options.include_usage`, so its span gets exact token counts; the usage-only chunk this adds
 // is taken out of what the client receives. Every other byte reaches the client unchanged.
-import { isObject } from './endpoint.js';
+import { isObject } from '../json.js';
+import type { ResponseFilter } from '../proxy/exchange.js';
 
 /** The body to send instead, or undefined when the request needs no change. */
 export function requestUsage(body: Buffer): Buffer | undefined {
@@ -45,10 +46,10 @@ function isUsageOnly(event: Buffer): boolean {
 }
 
 /** Removes the usage-only event from an SSE byte stream, keeping all other bytes as they came. */
-export class UsageChunkFilter {
+export class UsageChunkFilter implements ResponseFilter {
   #pending: Buffer = Buffer.alloc(0);
 
-  filter(chunk: Buffer): Buffer {
+  chunk(chunk: Buffer): Buffer {
     const data = this.#pending.length > 0 ? Buffer.concat([this.#pending, chunk]) : chunk;
     const end = lastBoundary(data);
     this.#pending = data.subarray(end);

@@ -1,4 +1,4 @@
-// Opening the SQLite file: WAL, migrations up to this build's schema, and a refusal to touch a file
+// Opening the SQLite file (errors name the path, the variable and the reason): WAL, migrations up to this build's schema, and a refusal to touch a file
 // written by a newer llmtap.
 import { mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -9,17 +9,13 @@ import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
 
 export type DB = Database.Database;
 
-export class StoreError extends Error {
-  override name = 'StoreError';
-}
-
 export function openDatabase(path: string, opts: { readonly?: boolean } = {}): DB {
   if (!opts.readonly && path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   let db: DB;
   try {
     db = new Database(path, { readonly: opts.readonly ?? false, fileMustExist: opts.readonly ?? false });
   } catch (err) {
-    throw new StoreError(`cannot open the database at ${path} (LLMTAP_DB_PATH): ${(err as Error).message}`);
+    throw new Error(`cannot open the database at ${path} (LLMTAP_DB_PATH): ${(err as Error).message}`, { cause: err });
   }
   try {
     if (!opts.readonly) {
@@ -42,13 +38,13 @@ function migrate(db: DB, path: string, readonly: boolean): void {
   const hasTable = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'").get();
   const current = hasTable ? ((db.prepare('SELECT max(version) AS v FROM schema_migrations').get() as { v: number | null }).v ?? 0) : 0;
   if (current > SCHEMA_VERSION) {
-    throw new StoreError(
+    throw new Error(
       `the database at ${path} has schema version ${current}, newer than this llmtap understands (${SCHEMA_VERSION}); ` +
         'upgrade llmtap or point LLMTAP_DB_PATH at another file',
     );
   }
   if (current === SCHEMA_VERSION) return;
-  if (readonly) throw new StoreError(`the database at ${path} needs an upgrade (schema ${current} → ${SCHEMA_VERSION}); start the server once`);
+  if (readonly) throw new Error(`the database at ${path} needs an upgrade (schema ${current} → ${SCHEMA_VERSION}); start the server once`);
   db.transaction(() => {
     db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)');
     const record = db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)');

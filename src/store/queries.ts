@@ -1,9 +1,9 @@
 // Read-side queries. Lists are keyset-paginated on (start_ns, seq), so pages neither repeat nor skip
 // a span while new ones are written, and each page is one short statement: nothing holds the
 // connection or a read snapshot between pages. Only the export iterates, on a connection of its own.
-import type { StatusCode } from '../record/span.js';
+import type { Span, StatusCode } from '../record/span.js';
 import type { DB } from './db.js';
-import type { SpanRow } from './spans.js';
+import { rowToSpan, type SpanRow } from './spans.js';
 
 export interface SpanFilter {
   /** Spans that started at or after this time (ns since the epoch)… */
@@ -83,6 +83,11 @@ export function iterateSpans(db: DB, f: SpanFilter): IterableIterator<Row> {
     .prepare(`SELECT * FROM spans ${w.sql} ORDER BY start_ns, seq`)
     .safeIntegers(true)
     .iterate(...w.params) as IterableIterator<Row>;
+}
+
+/** The spans of iterateSpans, rebuilt whole. */
+export function* iterateWholeSpans(db: DB, f: SpanFilter): Generator<Span> {
+  for (const row of iterateSpans(db, f)) yield rowToSpan(row);
 }
 
 export function traceRows(db: DB, traceId: string): Row[] {

@@ -6,7 +6,7 @@ import { dirname } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { toPhoenixLine } from '../../src/api/phoenix-json.js';
+import { toPhoenixLine } from '../../src/phoenix/span-json.js';
 import type { Span } from '../../src/record/span.js';
 import { exportJsonl, getJson, type PhoenixSpan, postJsonl } from '../support/api.js';
 import { type FakeOpenAI, startFakeOpenAI } from '../support/fake-openai.js';

@@ -1,9 +1,10 @@
 // The Phoenix span JSON codec: nesting rules, isoformat times, and reading Phoenix's own lines.
 import { describe, expect, it } from 'vitest';
 
-import { flatten, nest } from '../../src/api/attributes.js';
-import { isoToNs, nsToIso } from '../../src/api/isotime.js';
-import { fromPhoenix, PhoenixFormatError, toPhoenix, toPhoenixLine } from '../../src/api/phoenix-json.js';
+import { flatten, nest } from '../../src/phoenix/attributes.js';
+import { PhoenixFormatError } from '../../src/phoenix/format-error.js';
+import { isoToNs, nsToIso } from '../../src/phoenix/isotime.js';
+import { fromPhoenix, toPhoenix, toPhoenixLine } from '../../src/phoenix/span-json.js';
 import { decodeLikePhoenix } from '../support/phoenix-decoder.js';
 import { sampleSpan } from '../support/spans.js';
 

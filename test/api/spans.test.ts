@@ -2,7 +2,7 @@
 // paginated, read whole, grouped by trace, and summed up.
 import { describe, expect, it } from 'vitest';
 
-import { toPhoenixLine } from '../../src/api/phoenix-json.js';
+import { toPhoenixLine } from '../../src/phoenix/span-json.js';
 import { type ErrorAnswer, getJson, type PhoenixSpan, postJsonl, type SpanList } from '../support/api.js';
 import { servedModel } from '../support/fake-openai.js';
 import { chatBody, rawRequest } from '../support/http.js';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
-import { toPhoenixLine } from '../../src/api/phoenix-json.js';
+import { toPhoenixLine } from '../../src/phoenix/span-json.js';
 import { runCli } from '../support/llmtap.js';
 import { type OtlpReceiver, plain, startOtlpReceiver } from '../support/otlp-receiver.js';
 import { sampleSpan } from '../support/spans.js';

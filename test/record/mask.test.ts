@@ -2,8 +2,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { loadConfig } from '../../src/config.js';
-import { chatCompletions } from '../../src/record/chat.js';
-import { embeddings } from '../../src/record/embeddings.js';
+import { chatCompletions } from '../../src/record/endpoints/chat.js';
+import { embeddings } from '../../src/record/endpoints/embeddings.js';
 import { maskAttributes, REDACTED } from '../../src/record/mask.js';
 import type { Attributes } from '../../src/record/span.js';
 import { type FakeOpenAI, startFakeOpenAI } from '../support/fake-openai.js';

@@ -1,8 +1,8 @@
 // Calls llmtap's /api over a real socket and parses the JSON answer.
 import type { OutgoingHttpHeaders } from 'node:http';
 
-import type { PhoenixSpan } from '../../src/api/phoenix-json.js';
 import type { SpanListItem } from '../../src/api/summary.js';
+import type { PhoenixSpan } from '../../src/phoenix/span-json.js';
 import { type RawRequest, rawRequest } from './http.js';
 
 export interface SpanList {

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll } from 'vitest';
 
 import { loadConfig } from '../../src/config.js';
-import { createLogger } from '../../src/log.js';
+import { createLogging } from '../../src/log.js';
 import { start } from '../../src/main.js';
 import { eventually } from './eventually.js';
 import { type FakeOpenAI, startFakeOpenAI } from './fake-openai.js';
@@ -36,8 +36,8 @@ export async function startLlmtap(env: Record<string, string>): Promise<InProces
   const dbPath = env.LLMTAP_DB_PATH ?? tempDbPath();
   const config = loadConfig({ LLMTAP_PORT: '0', LLMTAP_DB_PATH: dbPath, ...env });
   const logs: Record<string, unknown>[] = [];
-  const log = createLogger(env.LLMTAP_LOG_LEVEL ?? 'info', { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) });
-  const running = await start(config, log);
+  const logging = createLogging(env.LLMTAP_LOG_LEVEL ?? 'info', { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) });
+  const running = await start(config, logging);
   return { url: running.url, baseURL: `${running.url}/v1`, dbPath, logs, shutdown: running.shutdown };
 }
 

@@ -1,9 +1,10 @@
 // Span ⇄ Phoenix span JSON, one object per JSONL line: exactly the 11 keys Phoenix's `span_to_json`
 // writes, in its order, and its `json_string_to_span` requires. Reading also takes Phoenix's own lines,
 // the 2023 flat attribute form, and UUID-style ids.
-import { isObject } from '../record/endpoint.js';
+import { isObject } from '../json.js';
 import type { Attributes, Span, SpanEvent, StatusCode } from '../record/span.js';
 import { flatten, nest } from './attributes.js';
+import { PhoenixFormatError } from './format-error.js';
 import { isoToNs, nsToIso } from './isotime.js';
 
 export interface PhoenixEvent {
@@ -51,10 +52,6 @@ export function toPhoenix(span: Span): PhoenixSpan {
 export const toPhoenixLine = (span: Span): string => JSON.stringify(toPhoenix(span));
 
 /** Why a line is not a span Phoenix would read. */
-export class PhoenixFormatError extends Error {
-  override name = 'PhoenixFormatError';
-}
-
 const fail = (message: string): never => {
   throw new PhoenixFormatError(message);
 };

@@ -1,11 +1,12 @@
-// POST /v1/chat/completions → the attributes @arizeai/openinference-instrumentation-openai writes,
+// Storage thread. POST /v1/chat/completions → the attributes @arizeai/openinference-instrumentation-openai writes,
 // and more: every choice and parallel tool call kept apart in streams (merged by index, as the Python
 // instrumentation does), refusals, and token counts for streams.
 import { MimeType, OpenInferenceSpanKind, SemanticConventions as SC } from '@arizeai/openinference-semantic-conventions';
 
+import { asArray, isObject, type Json } from '../../json.js';
+import { type Attributes, put } from '../span.js';
 import { ChoiceStream, completionUsage } from './choices.js';
-import { asArray, type Endpoint, isObject, type Json, putLlmRequest } from './endpoint.js';
-import { type Attributes, put } from './span.js';
+import { type Endpoint, putLlmRequest } from './endpoint.js';
 
 const IN = SC.LLM_INPUT_MESSAGES;
 const OUT = SC.LLM_OUTPUT_MESSAGES;
@@ -14,7 +15,6 @@ export const chatCompletions: Endpoint = {
   spanName: 'OpenAI Chat Completions',
   spanKind: OpenInferenceSpanKind.LLM,
   modelKey: SC.LLM_MODEL_NAME,
-  streamUsageOption: true,
 
   request(body, attrs) {
     putLlmRequest(attrs, body, 'messages');

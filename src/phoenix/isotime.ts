@@ -1,6 +1,7 @@
 // Times as Python's `datetime.isoformat()` writes UTC times, the form Phoenix's span JSON uses:
 // `2024-01-11T23:45:17.982858+00:00`, microseconds left out when zero. Spans keep nanoseconds; this
 // form carries microseconds, so writing truncates to the microsecond and reading gives ns = µs × 1000.
+import { PhoenixFormatError } from './format-error.js';
 
 const NS_PER_MS = 1_000_000n;
 
@@ -29,4 +30,11 @@ export function isoToNs(text: string): bigint | undefined {
   if (parts[4] > 59 || parts[5] > 59 || Number(oh) > 23 || Number(om) > 59) return undefined;
   const offsetMinutes = sign ? (sign === '-' ? -1 : 1) * (Number(oh) * 60 + Number(om)) : 0;
   return BigInt(ms - offsetMinutes * 60_000) * NS_PER_MS + BigInt(fraction.padEnd(9, '0'));
+}
+
+/** An ISO time given as `name` (a parameter, an option), in ns; a PhoenixFormatError says what was expected. */
+export function parseIsoTime(name: string, value: string): bigint {
+  const ns = isoToNs(value);
+  if (ns === undefined) throw new PhoenixFormatError(`${name} must be an ISO-8601 time such as 2024-05-01T12:00:00Z, got "${value}"`);
+  return ns;
 }

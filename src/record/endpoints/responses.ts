@@ -1,4 +1,4 @@
-// POST /v1/responses (the Responses API) → the attributes @arizeai/openinference-instrumentation-openai
+// Storage thread. POST /v1/responses (the Responses API) → the attributes @arizeai/openinference-instrumentation-openai
 // writes: input messages from `instructions` and `input` (messages, function calls and their outputs,
 // reasoning), output messages from the response's items, the response JSON, token counts with cached
 // and reasoning tokens. For streams it reads the final response from `response.completed`, as the JS
@@ -6,8 +6,9 @@
 // shows what had streamed, and marks the first token, and records `response.failed` and `error` events.
 import { MimeType, OpenInferenceSpanKind, SemanticConventions as SC } from '@arizeai/openinference-semantic-conventions';
 
-import { asArray, type Endpoint, isObject, type Json, putLlmRequest, type StreamOutcome, type StreamReader } from './endpoint.js';
-import { type Attributes, put } from './span.js';
+import { asArray, isObject, type Json } from '../../json.js';
+import { type Attributes, put } from '../span.js';
+import { type Endpoint, putLlmRequest, type StreamOutcome, type StreamReader } from './endpoint.js';
 
 const TOOL_CALL = `${SC.MESSAGE_TOOL_CALLS}.0.`;
 

@@ -1,38 +1,29 @@
-// The server thread's side of storage: finished exchanges go to the storage thread in one message per
-// tick, read queries are calls that resolve with its answer, and /readyz reads the state it last
-// reported. If the storage thread dies, traffic goes on: the failure is logged and reported, exchanges
-// wait (bounded) and a new thread takes over.
-import { Worker } from 'node:worker_threads';
+// Server thread. Its side of storage: finished exchanges go to the storage thread in one message per
+// tick, read queries are calls that resolve with its answer, a JSONL export flows on a channel of its
+// own, and /readyz reads the health it last reported. If the storage thread dies, traffic goes on: the
+// failure is logged and reported, exchanges wait (bounded) and a new thread takes over.
+import { MessageChannel, Worker } from 'node:worker_threads';
 
-import { pino } from 'pino';
-
-import type { Logger } from '../log.js';
+import type { Logging } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import type { Exchange } from '../record/assemble.js';
-import { StoreError } from './db.js';
-import type { FromStore, StoreSettings, ToStore } from './protocol.js';
-import type { SpanFilter } from './queries.js';
-import type { Reads } from './worker.js';
+import type { CapturedExchange } from '../record/capture.js';
+import type { SpanFilter } from '../store/queries.js';
+import { type ExportChunk, type ExportFlow, type FromStore, type Health, StoreError, type StoreSettings, type ToStore } from './protocol.js';
+import type { Reads } from './run.js';
 
 const RESTART_MS = 1000;
 const MESSAGE_EXCHANGES = 64;
 
-/** The storage thread: worker.js of the build, or, run from the TypeScript sources (tests), worker.ts through tsx. */
+/** The storage thread: entry.js of the build, or, run from the TypeScript sources (tests), entry.ts through tsx. */
 function storageThread(settings: StoreSettings): Worker {
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./worker.js', import.meta.url), { workerData: settings });
-  const source = JSON.stringify(new URL('./worker.ts', import.meta.url).href);
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./entry.js', import.meta.url), { workerData: settings });
+  const source = JSON.stringify(new URL('./entry.ts', import.meta.url).href);
   return new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${source}); })`, { eval: true, workerData: settings });
 }
 
 interface Call {
   resolve: (value: unknown) => void;
   reject: (err: Error) => void;
-}
-
-interface ExportSink {
-  push: (data: string) => void;
-  end: () => void;
-  fail: (err: Error) => void;
 }
 
 export class StoreClient {
@@ -42,80 +33,72 @@ export class StoreClient {
   #closing = false;
   #nextId = 1;
   readonly #calls = new Map<number, Call>();
-  readonly #exports = new Map<number, ExportSink>();
-  #batch: Exchange[] = [];
+  /** Exports in flight, told when the thread is lost. */
+  readonly #exports = new Set<(err: Error) => void>();
+  #batch: CapturedExchange[] = [];
   #posting = false;
-  #state: { storage: string | undefined; export: string | undefined } = { storage: undefined, export: undefined };
+  #health: Health = { storage: { ok: true, detail: 'ok' } };
+  #lostReason: string | undefined;
   #onClosed: (() => void) | undefined;
 
   private constructor(
     private readonly settings: StoreSettings,
-    private readonly log: Logger,
+    private readonly logging: Logging,
     private readonly metrics: Metrics,
-  ) {}
+  ) {
+    const target = settings.export?.url;
+    if (target) this.#health.export = { ok: true, detail: 'starting', pending: 0, parked: 0, target };
+  }
 
   /** Starts the storage thread; rejects with a StoreError when the database cannot be used. */
-  static async start(settings: StoreSettings, log: Logger, metrics: Metrics): Promise<StoreClient> {
-    const client = new StoreClient(settings, log, metrics);
+  static async start(settings: StoreSettings, logging: Logging, metrics: Metrics): Promise<StoreClient> {
+    const client = new StoreClient(settings, logging, metrics);
     await client.#spawn();
     return client;
   }
 
   #spawn(): Promise<void> {
+    const { log } = this.logging;
     return new Promise((resolve, reject) => {
       const worker = storageThread(this.settings);
       this.#worker = worker;
       worker.on('message', (m: FromStore) => {
         if (m.t === 'ready') {
           this.#ready = this.#started = true;
-          this.#state.storage = undefined;
+          this.#lostReason = undefined;
           this.#post();
           resolve();
         } else if (m.t === 'failed') reject(new StoreError(m.message));
         else this.#onMessage(m);
       });
-      worker.on('error', (err) => this.log.error({ err: err.message }, 'storage thread failed'));
+      worker.on('error', (err) => log.error({ err: err.message }, 'storage thread failed'));
       worker.on('exit', (code) => {
         this.#ready = false;
         if (this.#closing) return this.#onClosed?.();
         // A failure at start-up is the caller's to report; later ones restart the thread.
         if (!this.#started) return reject(new StoreError(`the storage thread stopped at start (exit code ${code})`));
         this.#lost(new Error(`storage thread stopped (exit code ${code})`));
-        this.#state.storage = `storage thread stopped (exit code ${code}); restarting`;
-        setTimeout(
-          () => void this.#spawn().catch((err: Error) => this.log.error({ err: err.message }, 'storage thread could not restart')),
-          RESTART_MS,
-        ).unref();
+        this.#lostReason = `storage thread stopped (exit code ${code}); restarting`;
+        setTimeout(() => void this.#spawn().catch((err: Error) => log.error({ err: err.message }, 'storage thread could not restart')), RESTART_MS).unref();
       });
     });
   }
 
-  #onMessage(m: FromStore): void {
+  #onMessage(m: Exclude<FromStore, { t: 'ready' | 'failed' }>): void {
     switch (m.t) {
-      case 'state':
-        this.#state = { storage: m.storage, export: m.export };
+      case 'health':
+        this.#health = m.health;
         return;
       case 'log':
-        (this.log as unknown as Record<symbol, { write(line: string): void }>)[pino.symbols.streamSym]!.write(m.line);
+        this.logging.writeLine(m.line);
         return;
       case 'result':
         this.#calls.get(m.id)?.resolve(m.value);
         this.#calls.delete(m.id);
         return;
-      case 'error': {
-        const err = new Error(m.message);
-        this.#calls.get(m.id)?.reject(err);
+      case 'error':
+        this.#calls.get(m.id)?.reject(new Error(m.message));
         this.#calls.delete(m.id);
-        this.#exports.get(m.id)?.fail(err);
-        this.#exports.delete(m.id);
-        return;
-      }
-      case 'chunk':
-        this.#exports.get(m.id)?.push(m.data);
-        return;
-      case 'end':
-        this.#exports.get(m.id)?.end();
-        this.#exports.delete(m.id);
         return;
     }
   }
@@ -123,22 +106,22 @@ export class StoreClient {
   /** Everything in flight is lost with a thread that stopped. */
   #lost(err: Error): void {
     for (const call of this.#calls.values()) call.reject(err);
-    for (const sink of this.#exports.values()) sink.fail(err);
+    for (const fail of this.#exports) fail(err);
     this.#calls.clear();
     this.#exports.clear();
   }
 
-  #send(m: ToStore, transfer: ArrayBuffer[] = []): void {
-    this.#worker!.postMessage(m, transfer);
+  #send(m: ToStore, transfer: Transferable[] = []): void {
+    this.#worker!.postMessage(m, transfer as never);
   }
 
   /** Hands a finished exchange to the storage thread; the exchanges of one tick travel in one message. */
-  record(x: Exchange): void {
+  record(exchange: CapturedExchange): void {
     if (this.#batch.length >= this.settings.maxQueue) {
       this.metrics.spansDropped.inc();
       return;
     }
-    this.#batch.push(x);
+    this.#batch.push(exchange);
     if (!this.#posting) {
       this.#posting = true;
       setImmediate(() => this.#post());
@@ -153,9 +136,9 @@ export class StoreClient {
       const exchanges = this.#batch.slice(i, i + MESSAGE_EXCHANGES);
       // The captured bytes are handed over, not copied: each exchange owns its buffers (capture.ts).
       const transfer: ArrayBuffer[] = [];
-      for (const x of exchanges) {
-        transfer.push(x.requestBody.buffer as ArrayBuffer);
-        if (x.response) transfer.push(x.response.bytes.buffer as ArrayBuffer);
+      for (const exchange of exchanges) {
+        transfer.push(exchange.requestBody.buffer as ArrayBuffer);
+        if (exchange.response) transfer.push(exchange.response.bytes.buffer as ArrayBuffer);
       }
       this.#send({ t: 'exchanges', exchanges }, transfer);
     }
@@ -164,7 +147,7 @@ export class StoreClient {
 
   /** A read-side query, answered by the storage thread. */
   call<K extends keyof Reads>(fn: K, ...args: Parameters<Reads[K]>): Promise<Awaited<ReturnType<Reads[K]>>> {
-    if (!this.#ready) return Promise.reject(new Error(this.#state.storage ?? 'storage is not ready'));
+    if (!this.#ready) return Promise.reject(new Error(this.#lostReason ?? 'storage is not ready'));
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
       this.#calls.set(id, { resolve: resolve as (v: unknown) => void, reject });
@@ -174,45 +157,43 @@ export class StoreClient {
 
   /** The JSONL export in chunks; the storage thread reads ahead only as far as the consumer takes. */
   async *exportChunks(filter: SpanFilter): AsyncGenerator<string> {
-    if (!this.#ready) throw new Error(this.#state.storage ?? 'storage is not ready');
-    const id = this.#nextId++;
-    const queue: string[] = [];
-    let done = false;
-    let failure: Error | undefined;
+    if (!this.#ready) throw new Error(this.#lostReason ?? 'storage is not ready');
+    const { port1: port, port2 } = new MessageChannel();
+    const queue: ExportChunk[] = [];
     let wake = (): void => {};
-    this.#exports.set(id, {
-      push: (data) => {
-        queue.push(data);
-        wake();
-      },
-      end: () => {
-        done = true;
-        wake();
-      },
-      fail: (err) => {
-        failure = err;
-        wake();
-      },
-    });
-    this.#send({ t: 'export', id, filter });
+    const push = (m: ExportChunk): void => {
+      queue.push(m);
+      wake();
+    };
+    const fail = (err: Error): void => push({ t: 'error', message: err.message });
+    port.on('message', push);
+    this.#exports.add(fail);
+    this.#send({ t: 'export', filter, port: port2 }, [port2]);
+    const flow = (m: ExportFlow): void => port.postMessage(m);
+    let finished = false;
     try {
       for (;;) {
-        if (queue.length === 0 && !done && !failure) await new Promise<void>((r) => (wake = r));
-        if (failure) throw failure;
-        const data = queue.shift();
-        if (data === undefined) return;
-        this.#send({ t: 'more', id });
-        yield data;
+        if (queue.length === 0) await new Promise<void>((r) => (wake = r));
+        const m = queue.shift()!;
+        if (m.t === 'error') throw new Error(m.message);
+        if (m.t === 'end') {
+          finished = true;
+          return;
+        }
+        flow({ t: 'more' });
+        yield m.data;
       }
     } finally {
       // The consumer left early (a client gone mid-export): stop reading.
-      if (this.#exports.delete(id) && this.#ready) this.#send({ t: 'cancel', id });
+      if (!finished) flow({ t: 'cancel' });
+      this.#exports.delete(fail);
+      port.close();
     }
   }
 
-  /** For /readyz: storage's problem (undefined when healthy) and the exporter's state (undefined when off). */
-  status(): { storage: string | undefined; export: string | undefined } {
-    return this.#state;
+  /** For /readyz: storage's health (a lost thread counts as unhealthy) and the exporter's (absent when off). */
+  health(): Health {
+    return this.#lostReason ? { ...this.#health, storage: { ok: false, detail: this.#lostReason } } : this.#health;
   }
 
   /** Sends what is queued, lets the storage thread write and export it until the deadline, then stops it. */

@@ -1,11 +1,15 @@
+// Both threads. Reporting one finished request: its one info log line (never headers or bodies) and its
+// metrics. The storage thread reports recorded requests once their span is built; the server thread
+// reports the others.
 import { SemanticConventions as SC } from '@arizeai/openinference-semantic-conventions';
 
 import { msBetween } from './clock.js';
 import type { Logger } from './log.js';
-import type { ExchangeResult } from './proxy/forward.js';
+import { type Metrics, routeOf } from './metrics.js';
+import type { ExchangeResult } from './proxy/exchange.js';
 import { LLMTAP, type Span } from './record/span.js';
 
-/** What the recorder knows of an exchange once its span is built; absent for unrecorded requests. */
+/** What a request's log line and metrics say of its span; absent for unrecorded requests. */
 export interface SpanSummary {
   spanId: string;
   model?: string;
@@ -15,8 +19,7 @@ export interface SpanSummary {
   ttftMs?: number;
 }
 
-/** The one info line per finished request: never headers or bodies. */
-export function logExchange(log: Logger, r: ExchangeResult, span?: SpanSummary): void {
+export function reportExchange(log: Logger, metrics: Metrics, r: ExchangeResult, span?: SpanSummary): void {
   const line: Record<string, unknown> = {
     method: r.method,
     path: r.path.split('?', 1)[0],
@@ -30,11 +33,18 @@ export function logExchange(log: Logger, r: ExchangeResult, span?: SpanSummary):
   };
   if (r.outcome === 'ok' || r.outcome === 'client_aborted') log.info(line, 'request');
   else log.warn({ ...line, err: r.error?.message }, 'request');
+
+  const route = routeOf(r.path);
+  const model = span?.model ?? '';
+  metrics.requests.inc({ route, status: String(r.status), model });
+  metrics.requestDuration.observe({ route }, msBetween(r.startNs, r.endNs) / 1000);
+  if (span?.ttftMs !== undefined) metrics.ttft.observe({ model }, span.ttftMs / 1000);
+  if (span?.promptTokens) metrics.tokens.inc({ model, kind: 'prompt' }, span.promptTokens);
+  if (span?.completionTokens) metrics.tokens.inc({ model, kind: 'completion' }, span.completionTokens);
 }
 
 const round = (ms: number): number => Math.round(ms * 100) / 100;
 
-/** What a request's log line and metrics say of its span. */
 export function summarize(span: Span): SpanSummary {
   const a = span.attributes;
   const summary: SpanSummary = { spanId: span.spanId };
@@ -48,6 +58,6 @@ export function summarize(span: Span): SpanSummary {
   if (prompt !== undefined) summary.promptTokens = prompt;
   if (completion !== undefined) summary.completionTokens = completion;
   if (total !== undefined) summary.totalTokens = total;
-  if (ttft !== undefined) summary.ttftMs = Math.round(ttft * 100) / 100;
+  if (ttft !== undefined) summary.ttftMs = round(ttft);
   return summary;
 }

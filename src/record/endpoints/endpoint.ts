@@ -1,9 +1,8 @@
-// The shape every recorded endpoint has: request → attributes, response or stream → attributes.
+// Storage thread. The shape every recorded endpoint has: request → attributes, response or stream → attributes.
 import { MimeType, SemanticConventions as SC } from '@arizeai/openinference-semantic-conventions';
 
-import { type Attributes, put } from './span.js';
-
-export type Json = Record<string, unknown>;
+import { asArray, type Json } from '../../json.js';
+import { type Attributes, put } from '../span.js';
 
 export interface StreamOutcome {
   /** When the first content or tool delta reached the client. */
@@ -24,16 +23,11 @@ export interface Endpoint {
   spanKind: string;
   /** The attribute naming the model (an Azure deployment's name goes there when the response names none). */
   modelKey: string;
-  /** Its streams accept `stream_options.include_usage`, so LLMTAP_STREAM_USAGE=inject applies. */
-  streamUsageOption?: boolean;
   request(body: Json, attrs: Attributes): void;
   response(body: Json, attrs: Attributes): void;
   /** Absent for an endpoint that never streams. */
   stream?(): StreamReader;
 }
-
-export const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
-export const asArray = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 
 /**
  * What the JS instrumentation records of a chat or Responses request besides its messages: the model, the

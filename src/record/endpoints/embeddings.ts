@@ -1,11 +1,12 @@
-// POST /v1/embeddings → the attributes @arizeai/openinference-instrumentation-openai writes (kind
+// Storage thread. POST /v1/embeddings → the attributes @arizeai/openinference-instrumentation-openai writes (kind
 // EMBEDDING, the model, the input, each text and vector), and more, as the Python instrumentation does:
 // vectors of base64 responses decoded to floats (the openai npm client asks for base64 unless told
 // otherwise, and decodes them the same way), the invocation parameters and the token counts.
 import { MimeType, OpenInferenceSpanKind, SemanticConventions as SC } from '@arizeai/openinference-semantic-conventions';
 
-import { asArray, type Endpoint, isObject } from './endpoint.js';
-import { OI, put } from './span.js';
+import { asArray, isObject } from '../../json.js';
+import { OI, put } from '../span.js';
+import { type Endpoint } from './endpoint.js';
 
 const EE = SC.EMBEDDING_EMBEDDINGS;
 

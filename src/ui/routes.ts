@@ -1,12 +1,12 @@
-// The viewer: plain static files (no build step), served from next to this module — src/ui when run
-// from source, dist/ui once built (the build copies them).
+// The viewer's route: plain static files (no build step) from public/ next to this module —
+// src/ui/public when run from source, dist/ui/public once built (the build copies them).
 import { fileURLToPath } from 'node:url';
 
 import type { HttpBindings } from '@hono/node-server';
 import { serveStatic } from '@hono/node-server/serve-static';
 import { Hono } from 'hono';
 
-const ROOT = fileURLToPath(new URL('../ui/', import.meta.url));
+const ROOT = fileURLToPath(new URL('./public/', import.meta.url));
 
 // The viewer renders recorded prompts and outputs: no inline script, nothing loaded from elsewhere
 // except images (a prompt's image URLs are shown as thumbnails).

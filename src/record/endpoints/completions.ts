@@ -1,18 +1,18 @@
-// POST /v1/completions (legacy) → the attributes @arizeai/openinference-instrumentation-openai writes
+// Storage thread. POST /v1/completions (legacy) → the attributes @arizeai/openinference-instrumentation-openai writes
 // (the prompt as `input.value`, choice 0's text as `output.value`), and more: every prompt and choice in
 // the spec's `llm.prompts` / `llm.choices` lists, the finish reason, and streams, for which the JS
 // instrumentation records no span at all.
 import { MimeType, OpenInferenceSpanKind, SemanticConventions as SC } from '@arizeai/openinference-semantic-conventions';
 
+import { asArray, isObject, type Json } from '../../json.js';
+import { type Attributes, OI, put } from '../span.js';
 import { ChoiceStream, completionUsage } from './choices.js';
-import { asArray, type Endpoint, isObject, type Json } from './endpoint.js';
-import { type Attributes, OI, put } from './span.js';
+import { type Endpoint } from './endpoint.js';
 
 export const completions: Endpoint = {
   spanName: 'OpenAI Completions',
   spanKind: OpenInferenceSpanKind.LLM,
   modelKey: SC.LLM_MODEL_NAME,
-  streamUsageOption: true,
 
   request(body, attrs) {
     const { prompt, ...invocation } = body;

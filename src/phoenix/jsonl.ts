@@ -1,41 +1,31 @@
-// JSONL of Phoenix span JSON, both ways, for the API and the CLI alike. Export reads a row at a time;
+// JSONL of Phoenix span JSON, both ways, for the API and the CLI alike. Export takes a span at a time;
 // import reads a line at a time and stores in batches: memory stays flat at any size.
-import { Readable } from 'node:stream';
 
 import type { Span } from '../record/span.js';
-import type { DB } from '../store/db.js';
-import { iterateSpans, type SpanFilter } from '../store/queries.js';
-import { rowToSpan } from '../store/spans.js';
-import { fromPhoenix, PhoenixFormatError, toPhoenixLine } from './phoenix-json.js';
+import { PhoenixFormatError } from './format-error.js';
+import { fromPhoenix, toPhoenixLine } from './span-json.js';
 
 const CHUNK_CHARS = 64 * 1024;
 
-/** JSONL (each line ending in a newline) in chunks of about 64 KiB, oldest span first, a row at a time. */
-export function* exportChunks(db: DB, filter: SpanFilter, onSpans: (n: number) => void = () => {}): Generator<string> {
+/** JSONL (each line ending in a newline) in chunks of about 64 KiB, taking a span at a time. */
+export function* jsonlChunks(spans: Iterable<Span>, onSpans: (n: number) => void = () => {}): Generator<string> {
   let chunk = '';
-  let spans = 0;
-  for (const row of iterateSpans(db, filter)) {
-    chunk += `${toPhoenixLine(rowToSpan(row))}\n`;
-    spans++;
+  let count = 0;
+  for (const span of spans) {
+    chunk += `${toPhoenixLine(span)}\n`;
+    count++;
     if (chunk.length >= CHUNK_CHARS) {
-      onSpans(spans);
+      onSpans(count);
       yield chunk;
       chunk = '';
-      spans = 0;
+      count = 0;
     }
   }
   if (chunk) {
-    onSpans(spans);
+    onSpans(count);
     yield chunk;
   }
 }
-
-/**
- * The export as a Node stream that reads the next rows only when the consumer has taken the last
- * chunk. `db` must be a connection of its own (see iterateSpans).
- */
-export const exportStream = (db: DB, filter: SpanFilter, onSpans?: (n: number) => void): Readable =>
-  Readable.from(exportChunks(db, filter, onSpans), { highWaterMark: 1, objectMode: true });
 
 export type Line = { number: number; text: string } | { number: number; tooLong: true };
 

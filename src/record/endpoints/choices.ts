@@ -1,9 +1,10 @@
-// What chat completions and legacy completions share: OpenAI's `CompletionUsage` object, and streams of
+// Storage thread. What chat completions and legacy completions share: OpenAI's `CompletionUsage` object, and streams of
 // chunks whose `choices` are merged by index, with the model, the usage chunk and error events.
 import { SemanticConventions as SC } from '@arizeai/openinference-semantic-conventions';
 
-import { asArray, isObject, type Json, type StreamOutcome, type StreamReader } from './endpoint.js';
-import { type Attributes, put } from './span.js';
+import { asArray, isObject, type Json } from '../../json.js';
+import { type Attributes, put } from '../span.js';
+import { type StreamOutcome, type StreamReader } from './endpoint.js';
 
 export function completionUsage(attrs: Attributes, usage: unknown): void {
   if (!isObject(usage)) return;

@@ -3,7 +3,7 @@
 // more segments is a list index (lists compacted, in index order); a trailing all-digit segment is a
 // plain key; a key with both a value and children keeps both (`a` and `a.b` side by side). Phoenix
 // orders keys by a Python set; here they keep the order of the flat keys, so output is deterministic.
-import { isObject } from '../record/endpoint.js';
+import { isObject } from '../json.js';
 import type { Attributes, AttributeValue } from '../record/span.js';
 
 /** Keys Phoenix parses from JSON strings on ingestion (its JSON_STRING_ATTRIBUTES, matched as suffixes). */
