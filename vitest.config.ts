@@ -6,5 +6,12 @@ export default defineConfig({
     pool: 'forks',
     testTimeout: 30_000,
     hookTimeout: 30_000,
+    coverage: {
+      provider: 'v8',
+      include: ['src/**/*.ts'],
+      reporter: ['text-summary'],
+      // A floor, not a goal: code in the storage thread and the spawned CLI runs outside this measure.
+      thresholds: { lines: 60, functions: 60, branches: 60, statements: 60 },
+    },
   },
 });

@@ -1,10 +1,11 @@
 // The schema, as an ordered list of migrations (SQL, or a function where data must be rewritten).
 // Never edit a released step; add the next one.
+import type Database from 'better-sqlite3';
+
 import type { Attributes } from '../record/span.js';
-import type { DB } from './db.js';
 import { searchText } from './search-text.js';
 
-export const MIGRATIONS: readonly (string | ((db: DB) => void))[] = [
+export const MIGRATIONS: readonly (string | ((db: Database.Database) => void))[] = [
   // 1: spans, kept whole (attributes and events as JSON) so each can be rebuilt exactly, plus the
   // columns the read side filters on.
   `CREATE TABLE spans (
