@@ -29,7 +29,7 @@ export const MODEL = 'gpt-realtime';
 export const BETA_MODEL = 'gpt-4o-realtime-preview';
 export const TEXT_REPLY = 'Héllo! How can I help? 👋';
 export const WEATHER = '{"temperature":18,"sky":"clear"}';
-export const TRANSCRIPT = 'What is the weather in Paris?';
+export const TRANSCRIPT = 'And what about tomorrow?';
 export const SPOKEN_REPLY = 'It is sunny in Paris.';
 /** Each audio delta of a spoken answer: 100 ms of 24 kHz 16-bit mono PCM. */
 export const AUDIO_CHUNK = Buffer.alloc(4800, 7);
@@ -246,8 +246,8 @@ class Script {
     const transcription = this.#beta ? this.#settings.input_audio_transcription : (audio?.input as Json | undefined)?.transcription;
     if (!transcription) return;
     const ids = { item_id: id, content_index: 0 };
-    this.#send({ type: 'conversation.item.input_audio_transcription.delta', ...ids, delta: 'What is the weather ' });
-    this.#send({ type: 'conversation.item.input_audio_transcription.delta', ...ids, delta: 'in Paris?' });
+    this.#send({ type: 'conversation.item.input_audio_transcription.delta', ...ids, delta: 'And what about ' });
+    this.#send({ type: 'conversation.item.input_audio_transcription.delta', ...ids, delta: 'tomorrow?' });
     (item.content as Json[])[0]!.transcript = TRANSCRIPT;
     this.#send({
       type: 'conversation.item.input_audio_transcription.completed',
