@@ -70,7 +70,7 @@ export async function start(config: Config, logging: Logging): Promise<Running> 
     log,
   );
   const forwarder = new Forwarder(config, recorder);
-  const realtime = new RealtimeRelay(config, recorder, metrics, log);
+  const realtime = new RealtimeRelay(config, recorder, metrics);
   const app = createApp({
     forwarder,
     health: () => store.health(),

@@ -71,9 +71,11 @@ export function reportSession(log: Logger, r: SessionResult, span?: SessionSumma
     bytesIn: r.messages.bytesFromClient,
     bytesOut: r.messages.bytesFromUpstream,
     ...span,
+    // A session that opened can still end on an error (a dropped connection, a protocol breach).
+    err: r.error?.message,
   };
   if (r.outcome === 'ok' || r.outcome === 'client_aborted') log.info(line, 'realtime session');
-  else log.warn({ ...line, err: r.error?.message }, 'realtime session');
+  else log.warn(line, 'realtime session');
 }
 
 const round = (ms: number): number => Math.round(ms * 100) / 100;

@@ -11,7 +11,6 @@ import type { Duplex } from 'node:stream';
 import { type RawData, WebSocket, WebSocketServer } from 'ws';
 
 import { nowNs } from '../clock.js';
-import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { errorInfo, failureBeforeHeaders, type ProxyFailure, writeFailure } from './errors.js';
 import type { Outcome } from './exchange.js';
@@ -78,7 +77,6 @@ interface Relay {
   prefix: string;
   observer: SessionObserver;
   metrics: Metrics;
-  log: Logger;
   wss: WebSocketServer;
   /** The client's handshake waits for the upstream's; what the client's answer then carries, by request. */
   answers: WeakMap<IncomingMessage, { protocol: string; headers: string[] }>;
@@ -91,7 +89,7 @@ export class RealtimeRelay {
   #idleWaiters: (() => void)[] = [];
   readonly #relay: Relay;
 
-  constructor(opts: RelayOptions, observer: SessionObserver, metrics: Metrics, log: Logger) {
+  constructor(opts: RelayOptions, observer: SessionObserver, metrics: Metrics) {
     const answers = new WeakMap<IncomingMessage, { protocol: string; headers: string[] }>();
     const wss = new WebSocketServer({
       noServer: true,
@@ -110,7 +108,6 @@ export class RealtimeRelay {
       prefix: upstreamPrefix(opts.upstreamUrl),
       observer,
       metrics,
-      log,
       wss,
       answers,
       closing: false,
