@@ -18,9 +18,11 @@
 //   "hang up" as user text     → an `error` event, then the server closes with 4000 (as when a session expires)
 //   an unknown event type      → an `error` event naming the client's event
 //   a binary message           → echoed
-// `Authorization: Bearer sk-bad` or the subprotocol key `sk-bad` is refused with OpenAI's 401.
+// `Authorization: Bearer sk-bad` or the subprotocol key `sk-bad` is refused with OpenAI's 401. Over plain
+// HTTP it hands out ephemeral keys, as `POST /v1/realtime/client_secrets` (GA: `value`) and the beta's
+// `POST /v1/realtime/sessions` (`client_secret.value`) do.
 import { once } from 'node:events';
-import type { IncomingMessage } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 import { type RawData, WebSocket, WebSocketServer } from 'ws';
@@ -34,6 +36,8 @@ export const SPOKEN_REPLY = 'It is sunny in Paris.';
 /** Each audio delta of a spoken answer: 100 ms of 24 kHz 16-bit mono PCM. */
 export const AUDIO_CHUNK = Buffer.alloc(4800, 7);
 export const AUDIO_CHUNKS = 3;
+/** The ephemeral key the REST endpoints hand out. */
+export const EPHEMERAL_KEY = 'ek_68af2c1d9e5c4a7b_EPHEMERALSECRET0001';
 
 type Json = Record<string, unknown>;
 
@@ -63,10 +67,27 @@ const INVALID_KEY = JSON.stringify({
 const isBeta = (req: IncomingMessage): boolean =>
   req.headers['openai-beta'] === 'realtime=v1' || (req.headers['sec-websocket-protocol'] ?? '').includes('openai-beta.realtime-v1');
 
+/** The Realtime API's REST side: ephemeral keys for browsers and phones. */
+function rest(req: IncomingMessage, res: ServerResponse): void {
+  req.resume();
+  const json = (status: number, body: Json): void => void res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+  const session = { type: 'realtime', object: 'realtime.session', id: 'sess_ephemeral', model: MODEL, output_modalities: ['audio'] };
+  if (req.method === 'POST' && req.url === '/v1/realtime/client_secrets') return json(200, { value: EPHEMERAL_KEY, expires_at: 1_900_000_600, session });
+  if (req.method === 'POST' && req.url === '/v1/realtime/sessions') {
+    return json(200, {
+      id: 'sess_ephemeral',
+      object: 'realtime.session',
+      model: BETA_MODEL,
+      client_secret: { value: EPHEMERAL_KEY, expires_at: 1_900_000_600 },
+    });
+  }
+  json(404, { error: { message: `Unknown request URL: ${req.method} ${req.url}`, type: 'invalid_request_error', param: null, code: 'unknown_url' } });
+}
+
 export async function startFakeRealtime(): Promise<FakeRealtime> {
+  const server = createServer(rest);
   const wss = new WebSocketServer({
-    host: '127.0.0.1',
-    port: 0,
+    server,
     handleProtocols: (offered) => (offered.has('realtime') ? 'realtime' : false),
     verifyClient: ({ req }, done) => {
       const key = req.headers.authorization ?? req.headers['sec-websocket-protocol'] ?? '';
@@ -76,14 +97,17 @@ export async function startFakeRealtime(): Promise<FakeRealtime> {
   });
   // The API's answers carry a request id; llmtap must pass it on with its own handshake.
   wss.on('headers', (headers) => headers.push('X-Request-Id: req_fake'));
-  await once(wss, 'listening');
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
   const fake: FakeRealtime = {
-    url: `http://127.0.0.1:${(wss.address() as AddressInfo).port}`,
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     sessions: [],
     handler: undefined,
     close: async () => {
       for (const client of wss.clients) client.terminate();
-      await new Promise((resolve) => wss.close(resolve));
+      wss.close();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
     },
   };
   wss.on('connection', (ws, req) => {
