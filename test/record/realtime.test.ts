@@ -6,6 +6,7 @@ import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { Span } from '../../src/record/span.js';
+import { getJson, type PhoenixSpan, type SpanList } from '../support/api.js';
 import { eventually } from '../support/eventually.js';
 import { AUDIO_CHUNK, AUDIO_CHUNKS, type FakeRealtime, SPOKEN_REPLY, startFakeRealtime, TEXT_REPLY, TRANSCRIPT } from '../support/fake-realtime.js';
 import { type InProcess, startLlmtap } from '../support/llmtap.js';
@@ -314,6 +315,43 @@ describe('a GA session through the official client', () => {
       ['invalid_request_error', false],
     ]);
     expect(root.events[1]!.attributes['exception.message']).toBe('Your session hit the maximum duration. (session_expired)');
+  });
+});
+
+describe("the viewer's read side", () => {
+  it('shows a session with its responses in one trace, its fields nested where the viewer reads them', async () => {
+    await converse(sdkConnection(proxy.baseURL));
+    const { root } = await trace();
+    const base = proxy.url;
+    const { body: t } = await getJson<{ data: PhoenixSpan[] }>(`${base}/api/traces/${root.traceId}`);
+    expect(t.data.map((s) => s.name)).toEqual([
+      'OpenAI Realtime Session',
+      'OpenAI Realtime Response',
+      'OpenAI Realtime Response',
+      'OpenAI Realtime Response',
+      'OpenAI Realtime Transcription',
+      'OpenAI Realtime Response',
+      'OpenAI Realtime Response',
+    ]);
+    const { body: span } = await getJson<PhoenixSpan>(`${base}/api/spans/${root.spanId}`);
+    expect((span.attributes.llmtap as Json).realtime).toMatchObject({
+      close: { code: 4000, reason: 'session expired', by: 'upstream' },
+      responses: 5,
+      errors: 2,
+      input_audio: { duration_ms: 1000, bytes: SPOKEN.length },
+      output_audio: { duration_ms: 300 },
+      token_count: { prompt: 224, completion: 156, total: 380 },
+      session_id: 'sess_fake',
+    });
+    const { body: list } = await getJson<SpanList>(`${base}/api/spans?trace_id=${root.traceId}`);
+    const previews = list.data.filter((s) => s.name === 'OpenAI Realtime Response').map((s) => [s.input_preview, s.output_preview]);
+    expect(previews).toEqual([
+      ['please fail', expect.stringContaining('"status":"failed"')], // no output message: the response JSON
+      [TRANSCRIPT, SPOKEN_REPLY],
+      ['{"temperature":18,"sky":"clear"}', SPOKEN_REPLY],
+      ['What is the weather in Paris?', 'get_weather({"city":"Paris"})'],
+      ['Hello there', TEXT_REPLY],
+    ]);
   });
 });
 
