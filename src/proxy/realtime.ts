@@ -341,10 +341,18 @@ class Session {
     this.#close ??= { code, reason: reason.toString('utf8'), by: this.#goingAway || breach ? 'llmtap' : fromClient ? 'client' : 'upstream' };
     const to = fromClient ? this.#upstream! : this.#client!;
     if (to.readyState === WebSocket.OPEN) {
+      // A side held back for its slow peer must read again, or its close frame in return would go unread.
+      to.resume();
       // 1005 (no code) and 1006 (no close frame) can only be reproduced, never sent; 1015 is TLS failing.
       if (code === 1005) to.close();
       else if (code === 1006 || code === 1015) to.terminate();
-      else to.close(code, reason);
+      else {
+        try {
+          to.close(code, reason);
+        } catch {
+          to.terminate(); // a code `ws` would not send: never a crash
+        }
+      }
     }
     if (this.#client!.readyState === WebSocket.CLOSED && this.#upstream!.readyState === WebSocket.CLOSED) this.#end();
   }
@@ -359,16 +367,18 @@ class Session {
     this.#end();
   }
 
-  /** Shutdown: both sides are told 1001; a session still opening gets a 503. */
+  /** Shutdown: both sides are told 1001; a session still opening gets a 503 (a refusal under way goes on). */
   goAway(): void {
     this.#goingAway = true;
-    if (!this.#client) return this.#answer(shuttingDown, 'rejected');
-    for (const ws of [this.#client, this.#upstream!]) if (ws.readyState === WebSocket.OPEN) ws.close(1001, 'llmtap is shutting down');
+    if (this.#client) {
+      for (const ws of [this.#client, this.#upstream!]) if (ws.readyState === WebSocket.OPEN) ws.close(1001, 'llmtap is shutting down');
+    } else if (!this.#answered) this.#answer(shuttingDown, 'rejected');
   }
 
   terminate(): void {
     this.#client?.terminate();
     this.#upstream?.terminate();
+    if (!this.#client) this.socket.destroy();
   }
 
   #end(report = true): void {

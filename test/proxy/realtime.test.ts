@@ -187,6 +187,36 @@ describe('closing', () => {
     });
   }
 
+  it('a client that drops while llmtap holds the upstream back for it: the upstream is closed at once', async () => {
+    let upstream: WebSocket | undefined;
+    fake.handler = (ws) => {
+      upstream = ws;
+      const big = Buffer.alloc(1024 * 1024);
+      for (let i = 0; i < 32; i++) ws.send(big);
+      return true;
+    };
+    try {
+      const c = wsConnection(wsUrl(proxy.url));
+      await once(c.ws, 'open');
+      c.ws.pause();
+      // Held back: what the upstream still has to send stops going down.
+      let last = -1;
+      let still = 0;
+      await expect
+        .poll(() => {
+          still = upstream!.bufferedAmount === last ? still + 1 : 0;
+          last = upstream!.bufferedAmount;
+          return still >= 10 && last > 0;
+        })
+        .toBe(true);
+      const closed = fake.sessions.at(-1)!.closed;
+      c.ws.terminate();
+      expect(await closed).toEqual({ code: 1006, reason: '' });
+    } finally {
+      fake.handler = undefined;
+    }
+  });
+
   it('a message over LLMTAP_MAX_BODY_BYTES closes both sides with 1009', async () => {
     const { c, upstream } = await open();
     c.ws.send(Buffer.alloc(MAX_MESSAGE + 1));
