@@ -1,7 +1,8 @@
 // Server thread. A bounded copy of response bytes for the recorder. Each chunk the client was sent is
 // appended to buffers of the exchange's own (a small copy, after the write) with the time it was
 // written: holding the chunks themselves would pin the larger socket buffers they are views into. At
-// the end the exchange travels to the storage thread (as a CapturedExchange), where it is parsed.
+// the end the exchange travels to the storage thread (as a CapturedExchange), where it is parsed. A
+// WebSocket session's messages are kept the same way, whole (realtime/capture.ts).
 import type { ExchangeResult } from '../proxy/exchange.js';
 import type { RequestContext } from './context.js';
 
