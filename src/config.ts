@@ -103,7 +103,12 @@ export const settings = {
     'pino level: `fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`',
     oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'),
   ),
-  maxBodyBytes: setting('LLMTAP_MAX_BODY_BYTES', '67108864', 'request body limit; larger bodies get 413', integer(1)),
+  maxBodyBytes: setting(
+    'LLMTAP_MAX_BODY_BYTES',
+    '67108864',
+    'request body limit; larger bodies get 413 (and a larger WebSocket message closes its session with 1009)',
+    integer(1),
+  ),
   connectTimeoutMs: setting('LLMTAP_CONNECT_TIMEOUT_MS', '5000', 'upstream TCP/TLS connect timeout', integer(1)),
   headersTimeoutMs: setting(
     'LLMTAP_HEADERS_TIMEOUT_MS',
@@ -115,7 +120,7 @@ export const settings = {
   shutdownTimeoutMs: setting(
     'LLMTAP_SHUTDOWN_TIMEOUT_MS',
     '30000',
-    'on SIGTERM/SIGINT, how long in-flight requests may take to finish before they are cut',
+    'on SIGTERM/SIGINT, how long in-flight requests may take to finish before they are cut (WebSocket sessions still open are then closed with 1001)',
     integer(0),
   ),
   captureMaxBytes: setting(

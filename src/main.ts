@@ -1,5 +1,6 @@
 // Start-up and shutdown: config in, storage open, export started, server listening. SIGTERM drains
-// in-flight streams, writes the queued spans, makes a last export attempt, then exits.
+// in-flight streams (WebSocket sessions still open at the end of the drain are closed with 1001), writes
+// the queued spans, makes a last export attempt, then exits.
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -13,9 +14,10 @@ import { describeTarget, exportTarget } from './export/target.js';
 import type { Logging } from './log.js';
 import { Metrics } from './metrics.js';
 import { Forwarder } from './proxy/forward.js';
+import { RealtimeRelay } from './proxy/realtime.js';
 import { providers } from './record/provider.js';
 import { Recorder } from './record/recorder.js';
-import { reportExchange } from './report.js';
+import { reportExchange, reportSession } from './report.js';
 import { StoreClient } from './storage-thread/client.js';
 import { VERSION } from './version.js';
 
@@ -64,10 +66,11 @@ export async function start(config: Config, logging: Logging): Promise<Running> 
   const recorder = new Recorder(
     { captureMaxBytes: config.captureMaxBytes, injectStreamUsage: config.streamUsage === 'inject', recordOther: config.recordOther },
     store,
-    (result) => reportExchange(log, metrics, result),
+    { exchange: (result) => reportExchange(log, metrics, result), session: (result) => reportSession(log, result) },
     log,
   );
   const forwarder = new Forwarder(config, recorder);
+  const realtime = new RealtimeRelay(config, recorder, metrics);
   const app = createApp({
     forwarder,
     health: () => store.health(),
@@ -77,6 +80,7 @@ export async function start(config: Config, logging: Logging): Promise<Running> 
     adminToken: config.adminToken,
   });
   const server = createAdaptorServer({ fetch: app.fetch }) as Server;
+  server.on('upgrade', realtime.upgrade);
 
   try {
     await new Promise<void>((resolve, reject) => {
@@ -99,6 +103,8 @@ export async function start(config: Config, logging: Logging): Promise<Running> 
   const shutdown = (): Promise<void> =>
     (stopping ??= (async () => {
       const deadline = Date.now() + config.shutdownTimeoutMs;
+      // WebSocket sessions: no new ones from now; those still open at the deadline are closed with 1001.
+      const sessionsClosed = realtime.close(deadline);
       log.info({ inFlight: forwarder.inFlight }, 'shutting down: draining in-flight requests');
       server.close();
       // Keep-alive connections become idle as their responses end; close them as they do.
@@ -112,6 +118,7 @@ export async function start(config: Config, logging: Logging): Promise<Running> 
       } else {
         await forwarder.close();
       }
+      await sessionsClosed;
       // Spans of the last exchanges are assembled on the next ticks; let them reach the queue.
       await new Promise((r) => setImmediate(r));
       // Storage and export get at least a second, even when draining used up the timeout.

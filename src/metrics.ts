@@ -4,6 +4,10 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 
 const LATENCY_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
 const TTFT_BUCKETS = [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30];
+const SESSION_BUCKETS = [1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600];
+
+/** Which way a relayed WebSocket message went (a label value). */
+export type Direction = 'client_to_upstream' | 'upstream_to_client';
 
 // Endpoints whose route is two path segments deep; any other /v1 path is labelled by its first segment,
 // so ids in paths (files, batches, …) never become label values.
@@ -53,6 +57,35 @@ export class Metrics {
     name: 'llmtap_tokens_total',
     help: 'Tokens reported by the upstream, by model and kind',
     labelNames: ['model', 'kind'] as const,
+    registers: [this.registry],
+  });
+  readonly realtimeOpen = new Gauge({
+    name: 'llmtap_realtime_sessions_open',
+    help: 'WebSocket sessions (the Realtime API) open now',
+    registers: [this.registry],
+  });
+  readonly realtimeSessions = new Counter({
+    name: 'llmtap_realtime_sessions_total',
+    help: 'WebSocket upgrade requests, by the status the client got (101: relayed)',
+    labelNames: ['status'] as const,
+    registers: [this.registry],
+  });
+  readonly realtimeMessages = new Counter({
+    name: 'llmtap_realtime_messages_total',
+    help: 'WebSocket messages relayed, by direction',
+    labelNames: ['direction'] as const,
+    registers: [this.registry],
+  });
+  readonly realtimeBytes = new Counter({
+    name: 'llmtap_realtime_message_bytes_total',
+    help: 'Payload bytes of the WebSocket messages relayed, by direction',
+    labelNames: ['direction'] as const,
+    registers: [this.registry],
+  });
+  readonly realtimeDuration = new Histogram({
+    name: 'llmtap_realtime_session_duration_seconds',
+    help: 'How long relayed WebSocket sessions stayed open',
+    buckets: SESSION_BUCKETS,
     registers: [this.registry],
   });
   readonly spansRecorded = new Counter({ name: 'llmtap_spans_recorded_total', help: 'Spans built from exchanges', registers: [this.registry] });

@@ -1,12 +1,13 @@
 // Both threads. Reporting one finished request: its one info log line (never headers or bodies) and its
 // metrics. The storage thread reports recorded requests once their span is built; the server thread
-// reports the others.
+// reports the others. A WebSocket session gets one line when it ends (the relay counts its metrics).
 import { SemanticConventions as SC } from '@arizeai/openinference-semantic-conventions';
 
 import { msBetween } from './clock.js';
 import type { Logger } from './log.js';
 import { type Metrics, routeOf } from './metrics.js';
 import type { ExchangeResult } from './proxy/exchange.js';
+import type { SessionResult } from './proxy/session.js';
 import { LLMTAP, type Span } from './record/span.js';
 
 /** What a request's log line and metrics say of its span; absent for unrecorded requests. */
@@ -39,8 +40,42 @@ export function reportExchange(log: Logger, metrics: Metrics, r: ExchangeResult,
   metrics.requests.inc({ route, status: String(r.status), model });
   metrics.requestDuration.observe({ route }, msBetween(r.startNs, r.endNs) / 1000);
   if (span?.ttftMs !== undefined) metrics.ttft.observe({ model }, span.ttftMs / 1000);
-  if (span?.promptTokens) metrics.tokens.inc({ model, kind: 'prompt' }, span.promptTokens);
-  if (span?.completionTokens) metrics.tokens.inc({ model, kind: 'completion' }, span.completionTokens);
+  if (span) countTokens(metrics, span);
+}
+
+export function countTokens(metrics: Metrics, span: SpanSummary): void {
+  const model = span.model ?? '';
+  if (span.promptTokens) metrics.tokens.inc({ model, kind: 'prompt' }, span.promptTokens);
+  if (span.completionTokens) metrics.tokens.inc({ model, kind: 'completion' }, span.completionTokens);
+}
+
+/** What a session's log line says of its spans; absent for unrecorded sessions. */
+export interface SessionSummary {
+  spanId: string;
+  model?: string;
+  responses: number;
+  errors: number;
+  totalTokens?: number;
+}
+
+export function reportSession(log: Logger, r: SessionResult, span?: SessionSummary): void {
+  const line: Record<string, unknown> = {
+    path: r.path.split('?', 1)[0],
+    status: r.status,
+    ms: round(msBetween(r.startNs, r.endNs)),
+    outcome: r.outcome,
+    closeCode: r.close?.code,
+    closedBy: r.close?.by,
+    messagesIn: r.messages.fromClient,
+    messagesOut: r.messages.fromUpstream,
+    bytesIn: r.messages.bytesFromClient,
+    bytesOut: r.messages.bytesFromUpstream,
+    ...span,
+    // A session that opened can still end on an error (a dropped connection, a protocol breach).
+    err: r.error?.message,
+  };
+  if (r.outcome === 'ok' || r.outcome === 'client_aborted') log.info(line, 'realtime session');
+  else log.warn(line, 'realtime session');
 }
 
 const round = (ms: number): number => Math.round(ms * 100) / 100;

@@ -1,5 +1,5 @@
 // A list item: what the viewer's table and a quick `curl` need, without the span's bulk.
-import { SemanticConventions as SC } from '@arizeai/openinference-semantic-conventions';
+import { AUDIO_TRANSCRIPT, SemanticConventions as SC } from '@arizeai/openinference-semantic-conventions';
 
 import { nsToIso } from '../phoenix/isotime.js';
 import type { Attributes } from '../record/span.js';
@@ -73,7 +73,7 @@ function lastMessageText(attrs: Attributes, list: string): string | undefined {
   return last < 0 ? undefined : messageText(attrs, `${list}.${last}.`);
 }
 
-/** A message as one line of text: its content, its text parts, or its tool calls. */
+/** A message as one line of text: its content, its text parts (an audio part's transcript), or its tool calls. */
 function messageText(attrs: Attributes, prefix: string): string | undefined {
   const content = attrs[prefix + SC.MESSAGE_CONTENT];
   if (typeof content === 'string' && content !== '') return content;
@@ -82,7 +82,7 @@ function messageText(attrs: Attributes, prefix: string): string | undefined {
   for (const [key, value] of Object.entries(attrs)) {
     if (!key.startsWith(prefix)) continue;
     const rest = key.slice(prefix.length);
-    if (rest.endsWith(`.${SC.MESSAGE_CONTENT_TEXT}`)) parts.push(String(value));
+    if (rest.endsWith(`.${SC.MESSAGE_CONTENT_TEXT}`) || rest.endsWith(`.${AUDIO_TRANSCRIPT}`)) parts.push(String(value));
     else if (rest.endsWith(`.${SC.MESSAGE_CONTENT_IMAGE}.${SC.IMAGE_URL}`)) parts.push('[image]');
     else if (rest.endsWith(`.${SC.TOOL_CALL_FUNCTION_NAME}`)) calls.push(`${String(value)}(${String(attrs[key.replace(/name$/, 'arguments')] ?? '')})`);
   }

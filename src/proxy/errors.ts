@@ -2,6 +2,9 @@
 // (502 or 504) and, on the storage thread, the span's error type — and llmtap's own errors in OpenAI's
 // error shape, so SDKs surface them like OpenAI's.
 import type { ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+
+import { responseHead } from './headers.js';
 
 /** What kind of failure ended an exchange early. */
 export type FailureKind = 'timeout' | 'connection' | 'client_abort';
@@ -15,7 +18,21 @@ export class ClientAbortError extends Error {
   }
 }
 
-export function failureKind(err: unknown): FailureKind {
+/** An error as plain data (it travels to the storage thread). */
+export interface ErrorInfo {
+  kind: FailureKind;
+  message: string;
+  code?: string;
+}
+
+export function errorInfo(err: Error): ErrorInfo {
+  const code = (err as { code?: unknown }).code;
+  const info: ErrorInfo = { kind: failureKind(err), message: err.message };
+  if (typeof code === 'string') info.code = code;
+  return info;
+}
+
+function failureKind(err: unknown): FailureKind {
   if (err instanceof ClientAbortError) return 'client_abort';
   const code = (err as { code?: unknown } | undefined)?.code;
   return typeof code === 'string' && TIMEOUT_CODES.has(code) ? 'timeout' : 'connection';
@@ -57,4 +74,11 @@ export function sendFailure(res: ServerResponse, f: ProxyFailure, extra: readonl
   if (close) headers.push('connection', 'close');
   res.writeHead(f.status, headers);
   res.end(body);
+}
+
+/** The same answer on a raw socket (an upgrade request, which has no ServerResponse), then the socket closes. */
+export function writeFailure(socket: Duplex, f: ProxyFailure, extra: readonly string[] = []): void {
+  const body = openAIError(f.message, f.type, f.code);
+  const headers = ['content-type', 'application/json', 'content-length', String(Buffer.byteLength(body)), 'connection', 'close', ...extra];
+  socket.end(responseHead(f.status, headers) + body);
 }

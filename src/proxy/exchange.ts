@@ -4,7 +4,7 @@
 // rewrite it, the one sanctioned edit (usage injection), kept apart so that watching stays provably inert.
 import type { IncomingMessage } from 'node:http';
 
-import type { FailureKind } from './errors.js';
+import type { ErrorInfo } from './errors.js';
 
 /** How an exchange ended, from the client's point of view. */
 export type Outcome =
@@ -27,8 +27,8 @@ export interface ExchangeResult {
   bytesIn: number;
   bytesOut: number;
   outcome: Outcome;
-  /** What went wrong, as plain data (it travels to the storage thread). */
-  error?: { kind: FailureKind; message: string; code?: string };
+  /** What went wrong. */
+  error?: ErrorInfo;
 }
 
 /** Sees an exchange; every call happens after the bytes it describes moved, and returns nothing. */

@@ -6,7 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type Dispatcher, Pool } from 'undici';
 
 import { nowNs } from '../clock.js';
-import { bodyTooLarge, ClientAbortError, failureBeforeHeaders, failureKind, sendFailure } from './errors.js';
+import { bodyTooLarge, ClientAbortError, errorInfo, failureBeforeHeaders, sendFailure } from './errors.js';
 import type { ExchangeObserver, ExchangeResult, ExchangeTap, Outcome, ResponseFilter } from './exchange.js';
 import { clientResponseHeaders, rawHeader, rawToStrings, upstreamRequestHeaders } from './headers.js';
 
@@ -17,6 +17,9 @@ export interface ForwardOptions {
   headersTimeoutMs: number;
   bodyTimeoutMs: number;
 }
+
+/** LLMTAP_UPSTREAM_URL's path (e.g. OpenRouter's `/api`): every upstream path is it, then the client's request target. */
+export const upstreamPrefix = (upstreamUrl: URL): string => upstreamUrl.pathname.replace(/\/+$/, '');
 
 export class Forwarder {
   readonly #opts: ForwardOptions;
@@ -29,7 +32,7 @@ export class Forwarder {
   constructor(opts: ForwardOptions, observer: ExchangeObserver) {
     this.#opts = opts;
     this.#observer = observer;
-    this.#pathPrefix = opts.upstreamUrl.pathname.replace(/\/+$/, '');
+    this.#pathPrefix = upstreamPrefix(opts.upstreamUrl);
     // Timeouts are explicit: undici's 300 s defaults would cut long reasoning calls.
     this.#pool = new Pool(opts.upstreamUrl.origin, {
       connect: { timeout: opts.connectTimeoutMs },
@@ -250,11 +253,7 @@ class ExchangeHandler implements Dispatcher.DispatchHandler {
       outcome: this.#outcome,
     };
     if (this.#headersNs !== undefined) result.headersNs = this.#headersNs;
-    if (this.#error) {
-      const code = (this.#error as { code?: unknown }).code;
-      result.error = { kind: failureKind(this.#error), message: this.#error.message };
-      if (typeof code === 'string') result.error.code = code;
-    }
+    if (this.#error) result.error = errorInfo(this.#error);
     this.onFinished();
     this.#tapWithoutBody().watch.end(result);
   }

@@ -1,5 +1,6 @@
 // Which headers cross the proxy. Hop-by-hop headers (RFC 9110 §7.6.1) describe one connection, not the
 // message, so each side of the proxy sets its own; everything else passes unchanged.
+import { STATUS_CODES } from 'node:http';
 
 const HOP_BY_HOP = new Set([
   'connection',
@@ -45,11 +46,49 @@ function filterRaw(raw: readonly string[], always: ReadonlySet<string>, drop?: (
   return out;
 }
 
+// A WebSocket handshake's own headers (RFC 6455 §4): each leg of a relayed session negotiates its own
+// key, version and extensions; the `ws` client sends the subprotocol list it is given itself.
+const WEBSOCKET_HANDSHAKE = new Set([
+  'sec-websocket-key',
+  'sec-websocket-version',
+  'sec-websocket-extensions',
+  'sec-websocket-protocol',
+  'sec-websocket-accept',
+]);
+const UPGRADE_REQUEST_DROP = new Set([...REQUEST_ONLY_DROP, ...WEBSOCKET_HANDSHAKE]);
+
 const NOTHING = new Set<string>();
 
 export const upstreamRequestHeaders = (raw: readonly string[], drop?: (name: string) => boolean): string[] => filterRaw(raw, REQUEST_ONLY_DROP, drop);
 
 export const clientResponseHeaders = (raw: readonly string[]): string[] => filterRaw(raw, NOTHING);
+
+export const upstreamUpgradeHeaders = (raw: readonly string[], drop?: (name: string) => boolean): string[] => filterRaw(raw, UPGRADE_REQUEST_DROP, drop);
+
+/** The upstream's answer to an upgrade, as the client gets it beside its own handshake headers. */
+export const clientUpgradeHeaders = (raw: readonly string[]): string[] => filterRaw(raw, WEBSOCKET_HANDSHAKE);
+
+/** A flat raw header list as an object (a repeated name becomes a list), for APIs that take one. */
+export function rawToObject(raw: readonly string[]): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  const names = new Map<string, string>();
+  for (let i = 0; i < raw.length; i += 2) {
+    const lower = raw[i]!.toLowerCase();
+    const name = names.get(lower);
+    if (name === undefined) {
+      names.set(lower, raw[i]!);
+      out[raw[i]!] = raw[i + 1]!;
+    } else out[name] = [out[name]!, raw[i + 1]!].flat();
+  }
+  return out;
+}
+
+/** An HTTP/1.1 response head, for answers written straight to a socket (an upgrade request has no ServerResponse). */
+export function responseHead(status: number, headers: readonly string[]): string {
+  let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n`;
+  for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
+  return `${head}\r\n`;
+}
 
 /** undici hands raw headers over as Buffers; Node's writeHead wants strings. */
 export function rawToStrings(raw: readonly (Buffer | string)[]): string[] {

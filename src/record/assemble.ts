@@ -5,6 +5,7 @@ import { LLMSystem, MimeType, SemanticConventions as SC } from '@arizeai/openinf
 import type { MaskConfig } from '../config.js';
 import { isObject, type Json } from '../json.js';
 import type { Captured, CapturedExchange } from './capture.js';
+import type { RequestContext } from './context.js';
 import { bufferOf, decoded } from './decode.js';
 import type { Endpoint, StreamOutcome } from './endpoints/endpoint.js';
 import { ENDPOINTS } from './endpoints/index.js';
@@ -16,10 +17,10 @@ import { type Attributes, LLMTAP, put, type Span, type SpanEvent } from './span.
 import { readStream } from './sse.js';
 
 /** The Python instrumentation's name for the first streamed token. */
-const FIRST_TOKEN_EVENT = 'First Token Stream Event';
+export const FIRST_TOKEN_EVENT = 'First Token Stream Event';
 
 /** Phoenix's span kind for a span without an OpenInference kind (the light spans of LLMTAP_RECORD_OTHER). */
-const OTHER_KIND = 'UNKNOWN';
+export const OTHER_KIND = 'UNKNOWN';
 
 export interface AssembleOptions {
   providers: Providers;
@@ -60,10 +61,7 @@ export function assembleSpan(exchange: CapturedExchange, opts: AssembleOptions):
   if (response?.truncated) put(attrs, LLMTAP.OUTPUT_TRUNCATED, true);
   if (result.status > 0) put(attrs, LLMTAP.HTTP_STATUS, result.status);
 
-  put(attrs, SC.SESSION_ID, ctx.sessionId);
-  put(attrs, SC.USER_ID, ctx.userId ?? (typeof request?.user === 'string' ? request.user : undefined));
-  if (ctx.metadata) put(attrs, SC.METADATA, JSON.stringify(ctx.metadata));
-  put(attrs, SC.TAG_TAGS, ctx.tags);
+  putContext(attrs, ctx, typeof request?.user === 'string' ? request.user : undefined);
 
   const events: SpanEvent[] = [];
   if (stream.firstTokenNs !== undefined) {
@@ -130,10 +128,19 @@ function readResponse(endpoint: Endpoint, contentType: string, response: Capture
   return {};
 }
 
-function exceptionEvent(f: Failure, atNs: bigint): SpanEvent {
+/** What the caller's headers say of the span: session, user (else `user`), metadata, tags. */
+export function putContext(attrs: Attributes, ctx: RequestContext, user?: string): void {
+  put(attrs, SC.SESSION_ID, ctx.sessionId);
+  put(attrs, SC.USER_ID, ctx.userId ?? user);
+  if (ctx.metadata) put(attrs, SC.METADATA, JSON.stringify(ctx.metadata));
+  put(attrs, SC.TAG_TAGS, ctx.tags);
+}
+
+/** `escaped`: the failure ended the span (an error the span lived on after is not). */
+export function exceptionEvent(f: Failure, atNs: bigint, escaped = true): SpanEvent {
   return {
     name: 'exception',
     timeNs: atNs,
-    attributes: { 'exception.type': f.type, 'exception.message': f.message, 'exception.escaped': true },
+    attributes: { 'exception.type': f.type, 'exception.message': f.message, 'exception.escaped': escaped },
   };
 }

@@ -1,7 +1,8 @@
 // Server thread. A bounded copy of response bytes for the recorder. Each chunk the client was sent is
 // appended to buffers of the exchange's own (a small copy, after the write) with the time it was
 // written: holding the chunks themselves would pin the larger socket buffers they are views into. At
-// the end the exchange travels to the storage thread (as a CapturedExchange), where it is parsed.
+// the end the exchange travels to the storage thread (as a CapturedExchange), where it is parsed. A
+// WebSocket session's messages are kept the same way, whole (realtime/capture.ts).
 import type { ExchangeResult } from '../proxy/exchange.js';
 import type { RequestContext } from './context.js';
 
@@ -44,6 +45,7 @@ export class Capture {
 
   constructor(private readonly limit: number) {}
 
+  /** A chunk of a byte stream: past the limit, the part that fits, then nothing more. */
   add(chunk: Uint8Array, atNs: bigint): void {
     if (this.#truncated) return;
     const room = this.limit - this.#bytes;
@@ -52,10 +54,31 @@ export class Capture {
       if (room === 0) return;
       chunk = chunk.subarray(0, room);
     }
+    this.#entry(chunk.length, atNs);
+    this.#copy(chunk);
+  }
+
+  /** One message made of `parts`, whole or not at all (then the capture counts as truncated); says which. */
+  addWhole(parts: readonly Uint8Array[], atNs: bigint): boolean {
+    let length = 0;
+    for (const p of parts) length += p.length;
+    if (length > this.limit - this.#bytes) {
+      this.#truncated = true;
+      return false;
+    }
+    this.#entry(length, atNs);
+    for (const p of parts) this.#copy(p);
+    return true;
+  }
+
+  #entry(length: number, atNs: bigint): void {
     if (this.#lengths.length === 0) this.#firstNs = atNs;
-    this.#lengths.push(chunk.length);
+    this.#lengths.push(length);
     this.#offsets.push(Number(atNs - this.#firstNs));
-    this.#bytes += chunk.length;
+    this.#bytes += length;
+  }
+
+  #copy(chunk: Uint8Array): void {
     for (let at = 0; at < chunk.length;) {
       if (this.#used === BLOCK) {
         this.#blocks.push(new Uint8Array(BLOCK));

@@ -37,7 +37,7 @@ export function httpFailure(status: number, body: Buffer | undefined): Failure {
 }
 
 /** Failures of the exchange itself (transport, timeouts, the client leaving), as the proxy classified them. */
-export function transportFailure(r: ExchangeResult): Failure | undefined {
+export function transportFailure(r: Pick<ExchangeResult, 'outcome' | 'error'>): Failure | undefined {
   const timeout = r.error?.kind === 'timeout';
   const detail = r.error?.message ?? 'unknown error';
   switch (r.outcome) {

@@ -1,7 +1,7 @@
 // Storage thread. OpenInference's masking variables, with the meanings of the Python and JS instrumentations combined
 // (neither implements the whole set, and both read the environment themselves, which llmtap leaves to
 // config.ts). Rules are tried in order on the flat keys; the first that matches decides.
-import { OpenInferenceSpanKind, SemanticConventions as SC } from '@arizeai/openinference-semantic-conventions';
+import { AUDIO_TRANSCRIPT, OpenInferenceSpanKind, SemanticConventions as SC } from '@arizeai/openinference-semantic-conventions';
 
 import type { MaskConfig } from '../config.js';
 import { isObject } from '../json.js';
@@ -14,7 +14,9 @@ type Verdict = AttributeValue | typeof DROP;
 
 const inInput = (k: string): boolean => k.includes(SC.LLM_INPUT_MESSAGES);
 const inOutput = (k: string): boolean => k.includes(SC.LLM_OUTPUT_MESSAGES);
-const isMessageText = (k: string): boolean => (k.includes(SC.MESSAGE_CONTENT) && !k.includes(SC.MESSAGE_CONTENTS)) || k.includes(SC.MESSAGE_CONTENT_TEXT);
+/** A message's text: its content, a text part, or the transcript of an audio part (the Realtime API). */
+const isMessageText = (k: string): boolean =>
+  (k.includes(SC.MESSAGE_CONTENT) && !k.includes(SC.MESSAGE_CONTENTS)) || k.includes(SC.MESSAGE_CONTENT_TEXT) || k.endsWith(AUDIO_TRANSCRIPT);
 const isLongBase64Image = (v: AttributeValue, max: number): boolean =>
   typeof v === 'string' && v.startsWith('data:image/') && v.includes('base64') && v.length > max;
 

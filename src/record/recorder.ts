@@ -1,15 +1,18 @@
 // Server thread. The tap on each exchange: it sees the request, then every response chunk after the
 // client got it, copying it (bounded) with its time into buffers of the exchange's own (capture.ts).
 // When the exchange is over it hands the lot to the storage thread, which builds the span
-// (assemble.ts) and reports the request (its log line and metrics).
+// (assemble.ts) and reports the request (its log line and metrics). WebSocket sessions get the same
+// treatment, a message at a time (realtime/capture.ts).
 import type { IncomingMessage } from 'node:http';
 
 import type { Logger } from '../log.js';
 import type { ExchangeObserver, ExchangeResult, ExchangeRewriter, ExchangeTap, ExchangeWatcher, ResponseFilter } from '../proxy/exchange.js';
 import { rawHeader, removeHeader } from '../proxy/headers.js';
+import type { SessionObserver, SessionResult, SessionTap } from '../proxy/session.js';
 import { Capture, type CapturedExchange, exactCopy } from './capture.js';
 import { isContextHeader, readContext, type RequestContext, upstreamTraceparent } from './context.js';
-import { acceptsStreamUsage, type Route, routeFor } from './route.js';
+import { SessionRecording, type SessionSink, type SessionStart } from './realtime/capture.js';
+import { acceptsStreamUsage, isRealtime, type Route, routeFor } from './route.js';
 import { requestUsage, UsageChunkFilter } from './usage-inject.js';
 
 export interface RecorderOptions {
@@ -19,15 +22,18 @@ export interface RecorderOptions {
   recordOther: boolean;
 }
 
-/** Where recorded exchanges go (the storage thread, which also reports them). */
-export interface ExchangeSink {
+/** Where recorded exchanges and sessions go (the storage thread, which also reports them). */
+export interface ExchangeSink extends SessionSink {
   record(exchange: CapturedExchange): void;
 }
 
-/** Where an unrecorded request is reported (its log line and metrics). */
-export type Report = (result: ExchangeResult) => void;
+/** Where an unrecorded request or session is reported (its log line and metrics). */
+export interface Report {
+  exchange(result: ExchangeResult): void;
+  session(result: SessionResult): void;
+}
 
-export class Recorder implements ExchangeObserver {
+export class Recorder implements ExchangeObserver, SessionObserver {
   constructor(
     private readonly opts: RecorderOptions,
     private readonly sink: ExchangeSink,
@@ -41,23 +47,57 @@ export class Recorder implements ExchangeObserver {
 
   begin(req: IncomingMessage, body: Buffer): ExchangeTap {
     const route = routeFor(req.method ?? '', req.url ?? '');
-    if (!route.endpoint && !this.opts.recordOther) return this.#unrecorded();
-    const ctx = readContext(req.headers);
-    if (ctx.ignored.length > 0) this.log.warn({ path: route.path, ignored: ctx.ignored }, 'ignored bad llmtap request headers');
-    if (!ctx.record) return this.#unrecorded();
+    const ctx = route.endpoint || this.opts.recordOther ? this.#context(req, route) : undefined;
+    if (!ctx) return { responseHeaders: [], watch: { end: (r) => this.report.exchange(r) } };
     const recording = new Recording(route, req, ctx, body, this.opts, (captured) =>
-      captured.result.outcome === 'rejected' ? this.report(captured.result) : this.sink.record(captured),
+      captured.result.outcome === 'rejected' ? this.report.exchange(captured.result) : this.sink.record(captured),
     );
-    const responseHeaders = ['x-llmtap-trace-id', ctx.traceId, 'x-llmtap-span-id', ctx.spanId];
+    const responseHeaders = spanHeaders(ctx);
     // A light span leaves the request exactly as the client sent it.
     if (!route.endpoint) return { responseHeaders, watch: recording };
     const inject = this.opts.injectStreamUsage && acceptsStreamUsage(route.endpoint);
     return { responseHeaders, watch: recording, rewrite: new Rewrite(ctx, inject) };
   }
 
-  #unrecorded(): ExchangeTap {
-    return { responseHeaders: [], watch: { end: (r) => this.report(r) } };
+  /** A WebSocket session: the Realtime API's is traced event by event; any other gets a light span (LLMTAP_RECORD_OTHER). */
+  beginSession(req: IncomingMessage): SessionTap {
+    const url = req.url ?? '/';
+    const route = routeFor(req.method ?? '', url);
+    const realtime = isRealtime(route);
+    const ctx = realtime || this.opts.recordOther ? this.#context(req, route) : undefined;
+    if (!ctx) return { responseHeaders: [], watch: { end: (r) => this.report.session(r) } };
+    const params = new URLSearchParams(url.slice(route.path.length));
+    const query: SessionStart['query'] = {};
+    for (const [key, name] of QUERY) {
+      const value = params.get(name);
+      if (value) query[key] = value;
+    }
+    const start: SessionStart = { ctx, path: route.path, query, realtime };
+    const recording = new SessionRecording(start, this.opts.captureMaxBytes, this.sink, (r) => this.report.session(r));
+    return { responseHeaders: spanHeaders(ctx), requestHeaders: (headers) => setTraceparent(headers, ctx), watch: recording };
   }
+
+  /** The caller's context, or undefined when it asked not to be recorded. */
+  #context(req: IncomingMessage, route: Route): RequestContext | undefined {
+    const ctx = readContext(req.headers);
+    if (ctx.ignored.length > 0) this.log.warn({ path: route.path, ignored: ctx.ignored }, 'ignored bad llmtap request headers');
+    return ctx.record ? ctx : undefined;
+  }
+}
+
+/** The query parameters of a session its spans use: never the whole query, where Azure's browser clients put their key. */
+const QUERY = [
+  ['model', 'model'],
+  ['deployment', 'deployment'],
+  ['callId', 'call_id'],
+] as const;
+
+const spanHeaders = (ctx: RequestContext): string[] => ['x-llmtap-trace-id', ctx.traceId, 'x-llmtap-span-id', ctx.spanId];
+
+/** The upstream sees llmtap's span as the parent of whatever it traces. */
+function setTraceparent(headers: string[], ctx: RequestContext): void {
+  removeHeader(headers, 'traceparent');
+  headers.push('traceparent', upstreamTraceparent(ctx));
 }
 
 /** What a recorded endpoint's exchange changes: the traceparent sent upstream, and usage injection. */
@@ -70,9 +110,7 @@ class Rewrite implements ExchangeRewriter {
   ) {}
 
   request(headers: string[], body: Buffer): Buffer {
-    // The upstream sees llmtap's span as the parent of whatever it traces.
-    removeHeader(headers, 'traceparent');
-    headers.push('traceparent', upstreamTraceparent(this.ctx));
+    setTraceparent(headers, this.ctx);
     if (!this.injectStreamUsage) return body;
     const rewritten = requestUsage(body);
     if (!rewritten) return body;

@@ -1,12 +1,15 @@
 // Both threads. Which endpoint records a request, from its method and path: OpenAI's `/v1/…` paths,
 // and Azure OpenAI's `/openai/deployments/{deployment}/…`, `/openai/v1/…` and `/openai/…` (the
-// Responses API). Only names here: the endpoint modules themselves run on the storage thread.
+// Responses API, the Realtime API). Only names here: the endpoint modules themselves run on the storage
+// thread.
 
 export type EndpointName = 'chat' | 'responses' | 'embeddings' | 'completions';
 
 export interface Route {
   /** Undefined for a request no endpoint records (a light span, when LLMTAP_RECORD_OTHER is on). */
   endpoint: EndpointName | undefined;
+  /** The API's own path, after `/v1/` or Azure's prefix (`chat/completions`, `realtime`, …). */
+  api?: string;
   /** The path without its query. */
   path: string;
   /** An Azure OpenAI path. */
@@ -21,6 +24,9 @@ const ENDPOINTS = new Map<string, EndpointName>([
   ['embeddings', 'embeddings'],
   ['completions', 'completions'],
 ]);
+
+/** The Realtime API's WebSocket endpoint (`/v1/realtime`, Azure's `/openai/realtime` and `/openai/v1/realtime`). */
+export const isRealtime = (route: Route): boolean => route.api === 'realtime';
 
 /** Endpoints whose streams accept `stream_options.include_usage`. */
 export const acceptsStreamUsage = (endpoint: EndpointName | undefined): boolean => endpoint === 'chat' || endpoint === 'completions';
@@ -40,6 +46,7 @@ export function routeFor(method: string, url: string): Route {
       name = m[2];
     }
   }
+  if (name !== undefined) route.api = name;
   if (method === 'POST' && name !== undefined) route.endpoint = ENDPOINTS.get(name);
   return route;
 }

@@ -13,6 +13,12 @@ export const LLMTAP = {
   /** The light span of LLMTAP_RECORD_OTHER (OpenTelemetry HTTP names). */
   HTTP_METHOD: 'http.request.method',
   URL_PATH: 'url.path',
+  /** Token counts a price needs that OpenInference has no key for (the Realtime API reports them). */
+  PROMPT_TEXT_TOKENS: 'llmtap.token_count.prompt_details.text',
+  PROMPT_IMAGE_TOKENS: 'llmtap.token_count.prompt_details.image',
+  CACHE_READ_TEXT_TOKENS: 'llmtap.token_count.prompt_details.cache_read_text',
+  CACHE_READ_AUDIO_TOKENS: 'llmtap.token_count.prompt_details.cache_read_audio',
+  COMPLETION_TEXT_TOKENS: 'llmtap.token_count.completion_details.text',
 } as const;
 
 /** Keys of the OpenInference spec (and the Python instrumentation) that the JS conventions package lacks. */

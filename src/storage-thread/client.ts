@@ -1,5 +1,5 @@
-// Server thread. Its side of storage: finished exchanges go to the storage thread in one message per
-// tick, read queries are calls that resolve with its answer, a JSONL export flows on a channel of its
+// Server thread. Its side of storage: finished exchanges, and what WebSocket sessions captured, go to
+// the storage thread in one message per tick, read queries are calls that resolve with its answer, a JSONL export flows on a channel of its
 // own, and /readyz reads the health it last reported. If the storage thread dies, traffic goes on: the
 // failure is logged and reported, exchanges wait (bounded) and a new thread takes over.
 import { MessageChannel, Worker } from 'node:worker_threads';
@@ -7,6 +7,7 @@ import { MessageChannel, Worker } from 'node:worker_threads';
 import type { Logging } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { CapturedExchange } from '../record/capture.js';
+import type { SessionFeed } from '../record/realtime/capture.js';
 import type { SpanFilter } from '../store/queries.js';
 import { type ExportChunk, type ExportFlow, type FromStore, type Health, StoreError, type StoreSettings, type ToStore } from './protocol.js';
 import type { Reads } from './run.js';
@@ -36,6 +37,8 @@ export class StoreClient {
   /** Exports in flight, told when the thread is lost. */
   readonly #exports = new Set<(err: Error) => void>();
   #batch: CapturedExchange[] = [];
+  /** Sessions with news; they keep capturing (bounded) until the thread takes it. */
+  #sessions: SessionFeed[] = [];
   #posting = false;
   #health: Health = { storage: { ok: true, detail: 'ok' } };
   #lostReason: string | undefined;
@@ -122,6 +125,20 @@ export class StoreClient {
       return;
     }
     this.#batch.push(exchange);
+    this.#schedule();
+  }
+
+  /** A session has news: taken with the exchanges of this tick. */
+  recordSession(feed: SessionFeed): void {
+    if (this.#sessions.length >= this.settings.maxQueue) {
+      this.metrics.spansDropped.inc();
+      return;
+    }
+    this.#sessions.push(feed);
+    this.#schedule();
+  }
+
+  #schedule(): void {
     if (!this.#posting) {
       this.#posting = true;
       setImmediate(() => this.#post());
@@ -143,6 +160,15 @@ export class StoreClient {
       this.#send({ t: 'exchanges', exchanges }, transfer);
     }
     this.#batch = [];
+    if (this.#sessions.length === 0) return;
+    const parts = this.#sessions.map((feed) => feed.take());
+    const transfer: ArrayBuffer[] = [];
+    for (const part of parts) {
+      if (part.messages) transfer.push(part.messages.bytes.buffer as ArrayBuffer);
+      if (part.end?.refusal) transfer.push(part.end.refusal.buffer as ArrayBuffer);
+    }
+    this.#send({ t: 'sessions', parts }, transfer);
+    this.#sessions = [];
   }
 
   /** A read-side query, answered by the storage thread. */

@@ -7,6 +7,7 @@ import type { ExportHealth } from '../export/delivery.js';
 import type { ResourceOptions } from '../export/otlp.js';
 import type { AssembleOptions } from '../record/assemble.js';
 import type { CapturedExchange } from '../record/capture.js';
+import type { SessionPart } from '../record/realtime/capture.js';
 import type { SpanFilter } from '../store/queries.js';
 
 /** The database cannot be used (it names the path, the variable and the reason). */
@@ -48,6 +49,8 @@ export interface Health {
 
 export type ToStore =
   | { t: 'exchanges'; exchanges: CapturedExchange[] }
+  /** What open WebSocket sessions captured since the last message, and those that ended. */
+  | { t: 'sessions'; parts: SessionPart[] }
   | { t: 'call'; id: number; fn: string; args: unknown[] }
   /** A JSONL export: chunks flow back on `port`, one 'more' per chunk taken, 'cancel' to stop. */
   | { t: 'export'; filter: SpanFilter; port: MessagePort }

@@ -4,6 +4,7 @@
 // streams traffic, which never parses a response or waits on a statement.
 //
 //   server thread ──exchanges──► assembleSpan ──► SpanWriter ──► SQLite (+ outbox row) ──► Delivery ──► OTLP
+//                 ──sessions───► RealtimeSessions ──┘
 //                 ◄──log lines, health, results, export chunks──
 import type { MessagePort } from 'node:worker_threads';
 
@@ -15,8 +16,10 @@ import { Metrics } from '../metrics.js';
 import { jsonlChunks } from '../phoenix/jsonl.js';
 import { assembleSpan } from '../record/assemble.js';
 import type { CapturedExchange } from '../record/capture.js';
+import type { SessionPart } from '../record/realtime/capture.js';
+import { RealtimeSessions } from '../record/realtime/sessions.js';
 import type { Span } from '../record/span.js';
-import { reportExchange, type SpanSummary, summarize } from '../report.js';
+import { countTokens, reportExchange, reportSession, type SpanSummary, summarize } from '../report.js';
 import { type DB, openDatabase } from '../store/db.js';
 import { iterateWholeSpans, lastSeq, listSpans, models, modelStats, type Position, type SpanFilter, traceRows } from '../store/queries.js';
 import { startRetention } from '../store/retention.js';
@@ -100,6 +103,27 @@ export function runStorageThread(port: MessagePort, settings: StoreSettings): vo
     reportExchange(log, metrics, exchange.result, summary);
   };
 
+  // WebSocket sessions: their responses are written as they finish, the session's span when it ends.
+  const realtime = new RealtimeSessions(
+    settings.assemble,
+    (span) => {
+      writer.enqueue(span);
+      metrics.spansRecorded.inc();
+      countTokens(metrics, summarize(span));
+    },
+    (result, summary) => reportSession(log, result, summary),
+  );
+  const recordSessions = (parts: SessionPart[]): void => {
+    for (const part of parts) {
+      try {
+        realtime.take(part);
+      } catch (err) {
+        metrics.spanErrors.inc();
+        log.error({ err: (err as Error).message, path: part.session.path }, 'realtime span assembly failed');
+      }
+    }
+  };
+
   /** A JSONL export on a connection of its own (one read snapshot for as long as the client takes). */
   const runExport = async (filter: SpanFilter, out: MessagePort): Promise<void> => {
     const emit = (m: ExportChunk): void => out.postMessage(m);
@@ -159,6 +183,9 @@ export function runStorageThread(port: MessagePort, settings: StoreSettings): vo
     switch (m.t) {
       case 'exchanges':
         for (const exchange of m.exchanges) record(exchange);
+        return;
+      case 'sessions':
+        recordSessions(m.parts);
         return;
       case 'call':
         Promise.resolve()

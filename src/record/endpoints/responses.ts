@@ -4,7 +4,9 @@
 // and reasoning tokens. For streams it reads the final response from `response.completed`, as the JS
 // instrumentation does; llmtap also assembles the items from the deltas, so a stream that broke off still
 // shows what had streamed, and marks the first token, and records `response.failed` and `error` events.
-import { MimeType, OpenInferenceSpanKind, SemanticConventions as SC } from '@arizeai/openinference-semantic-conventions';
+// The Realtime API's items have the same shape (with audio parts, and beta's `text`), so its responses are
+// read here too (realtime/spans.ts).
+import { AUDIO_TRANSCRIPT, MimeType, OpenInferenceSpanKind, SemanticConventions as SC } from '@arizeai/openinference-semantic-conventions';
 
 import { asArray, isObject, type Json } from '../../json.js';
 import { type Attributes, put } from '../span.js';
@@ -58,8 +60,15 @@ function putPart(attrs: Attributes, p: string, part: Json): void {
   switch (part.type) {
     case 'input_text':
     case 'output_text':
+    case 'text': // the Realtime API's beta name of output_text
       put(attrs, p + SC.MESSAGE_CONTENT_TYPE, part.type);
       put(attrs, p + SC.MESSAGE_CONTENT_TEXT, part.text);
+      break;
+    case 'input_audio':
+    case 'output_audio':
+    case 'audio': // Realtime: the audio itself is never recorded, only its transcript
+      put(attrs, p + SC.MESSAGE_CONTENT_TYPE, 'audio');
+      put(attrs, `${p}${SC.MESSAGE_CONTENT_AUDIO}.${AUDIO_TRANSCRIPT}`, part.transcript || undefined);
       break;
     case 'input_image':
       put(attrs, p + SC.MESSAGE_CONTENT_TYPE, 'input_image');

@@ -194,6 +194,8 @@ function messageView(role, message) {
   for (const part of message.contents ?? []) {
     const c = part.message_content ?? {};
     if (c.type === 'image' && c.image?.image?.url) body.push(imageView(c.image.image.url));
+    else if (c.type === 'audio')
+      body.push(h('div', { class: 'text' }, h('span', { class: 'muted' }, 'audio: '), String(c.audio?.audio?.transcript ?? '(no transcript)')));
     else if (c.text !== undefined) body.push(h('div', { class: 'text' }, String(c.text)));
   }
   for (const call of message.tool_calls ?? []) {
@@ -225,6 +227,21 @@ function field(label, value) {
     : h('div', { class: 'field' }, h('span', { class: 'label' }, label), h('span', {}, value));
 }
 
+/** What a Realtime session's span (and its responses) say beyond an LLM span's fields. */
+function realtimeFields(rt) {
+  const audio = (a) => (a?.duration_ms === undefined ? null : fmtMs(a.duration_ms) + (a.bytes === undefined ? '' : ` (${fmtInt(a.bytes)} bytes)`));
+  const t = rt.token_count;
+  return [
+    field('Response', rt.response?.status && `${rt.response.status}${rt.response.status_reason ? ` (${rt.response.status_reason})` : ''}`),
+    field('Responses', rt.responses === undefined ? null : `${fmtInt(rt.responses)}, ${fmtInt(rt.errors)} error events`),
+    field('Session tokens', t?.total === undefined ? null : `${fmtInt(t.prompt)} prompt + ${fmtInt(t.completion)} completion = ${fmtInt(t.total)}`),
+    field('Audio in', audio(rt.input_audio)),
+    field('Audio out', audio(rt.output_audio)),
+    field('Closed', rt.close && `${rt.close.code}${rt.close.reason ? ` "${rt.close.reason}"` : ''} by the ${rt.close.by}`),
+    field('Realtime session', rt.session_id),
+  ];
+}
+
 function section(title, ...content) {
   return h('section', { class: 'part' }, h('h3', {}, title), ...content);
 }
@@ -250,6 +267,7 @@ async function showDetail(spanId) {
   const tokens = llm.token_count ?? {};
   const durationMs = new Date(span.end_time) - new Date(span.start_time);
   const ttft = a.llmtap?.time_to_first_token_ms;
+  const realtime = a.llmtap?.realtime ?? {};
   const exception = span.events.find((e) => e.name === 'exception');
 
   const parts = [
@@ -274,6 +292,7 @@ async function showDetail(spanId) {
       field('Cached prompt tokens', tokens.prompt_details?.cache_read),
       field('Reasoning tokens', tokens.completion_details?.reasoning),
       field('Finish reason', llm.finish_reason),
+      ...realtimeFields(realtime),
       field('Session', a.session?.id),
       field('User', a.user?.id),
       field('Span id', span.context.span_id),
