@@ -9,8 +9,9 @@ import type { MessagePort } from 'node:worker_threads';
 
 import { pino } from 'pino';
 
-import { Delivery } from '../export/delivery.js';
+import { Delivery, type PostSpans } from '../export/delivery.js';
 import { OtlpEncoder } from '../export/otlp.js';
+import { postSpans } from '../export/post.js';
 import { Metrics } from '../metrics.js';
 import { jsonlChunks } from '../phoenix/jsonl.js';
 import { assembleSpan } from '../record/assemble.js';
@@ -44,6 +45,13 @@ function readQueries(db: () => DB, metrics: Metrics) {
   };
 }
 
+/** Export requests to the configured target. */
+function postTo(target: NonNullable<StoreSettings['export']>): PostSpans {
+  const to = { url: new URL(target.url), headers: target.headers };
+  const encoder = new OtlpEncoder(target.resource);
+  return (spans, signal) => postSpans(to, encoder, spans, { timeoutMs: target.timeoutMs, signal });
+}
+
 export function runStorageThread(port: MessagePort, settings: StoreSettings): void {
   const send = (m: FromStore): void => port.postMessage(m);
   // Log lines go to the server thread, which writes them with its own: one stream, no interleaving.
@@ -71,12 +79,12 @@ export function runStorageThread(port: MessagePort, settings: StoreSettings): vo
   const target = settings.export;
   const delivery =
     target &&
-    new Delivery({ url: new URL(target.url), headers: target.headers }, new OtlpEncoder(target.resource), db, {
+    new Delivery(postTo(target), db, {
+      target: target.url,
       batchSize: target.batchSize,
       intervalMs: target.intervalMs,
       concurrency: target.concurrency,
       maxBacklog: target.maxBacklog,
-      timeoutMs: target.timeoutMs,
       log,
       metrics,
       storageBehind: () => writer.queued > STORAGE_BEHIND,
