@@ -118,6 +118,12 @@ export const settings = {
     'on SIGTERM/SIGINT, how long in-flight requests may take to finish before they are cut',
     integer(0),
   ),
+  shutdownExportMs: setting(
+    'LLMTAP_SHUTDOWN_EXPORT_MS',
+    '2000',
+    'on SIGTERM/SIGINT, how long the last export attempt may take; what it does not send waits in the outbox for the next start',
+    integer(0),
+  ),
   captureMaxBytes: setting(
     'LLMTAP_CAPTURE_MAX_BYTES',
     '10485760',

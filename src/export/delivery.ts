@@ -87,18 +87,18 @@ export class Delivery {
     return { ok: !this.#problem, detail: this.#problem ?? 'ok', pending, parked, target: this.opts.target };
   }
 
-  /** Last delivery attempts at shutdown, until the outbox is empty or the deadline passes. */
-  async close(deadline: number): Promise<void> {
+  /** Last delivery attempts at shutdown, until the outbox is empty or the deadline (epoch ms; it may come forward) passes. */
+  async close(deadline: () => number): Promise<void> {
     clearInterval(this.#tick);
     clearTimeout(this.#wake);
     this.#retryAt = 0;
     const waiting = this.#store().counts().pending;
-    if (waiting > 0) {
-      this.opts.log.info({ waiting, target: this.opts.target, forMs: Math.max(0, deadline - Date.now()) }, 'shutdown: sending the spans waiting for export');
+    if (waiting > 0 && Date.now() < deadline()) {
+      this.opts.log.info({ waiting, target: this.opts.target, forMs: deadline() - Date.now() }, 'shutdown: sending the spans waiting for export');
     }
-    while (Date.now() < deadline && (this.#inFlight > 0 || this.#store().counts().pending > 0)) {
+    while (Date.now() < deadline() && (this.#inFlight > 0 || this.#store().counts().pending > 0)) {
       this.#pump();
-      await new Promise((r) => setTimeout(r, Math.min(50, Math.max(1, deadline - Date.now()))));
+      await new Promise((r) => setTimeout(r, Math.min(50, Math.max(1, deadline() - Date.now()))));
     }
     this.#abort.abort();
     while (this.#inFlight > 0) await new Promise<void>((r) => this.#idleWaiters.push(r));

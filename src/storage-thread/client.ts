@@ -40,6 +40,7 @@ export class StoreClient {
   #health: Health = { storage: { ok: true, detail: 'ok' } };
   #lostReason: string | undefined;
   #onClosed: (() => void) | undefined;
+  #terminate: NodeJS.Timeout | undefined;
 
   private constructor(
     private readonly settings: StoreSettings,
@@ -196,16 +197,28 @@ export class StoreClient {
     return this.#lostReason ? { ...this.#health, storage: { ok: false, detail: this.#lostReason } } : this.#health;
   }
 
-  /** Sends what is queued, lets the storage thread write and export it until the deadline, then stops it. */
-  async close(deadline: number): Promise<void> {
+  /** Sends what is queued, lets the storage thread write it (until `writeBy`) and export it (for `exportMs`), then stops it. */
+  async close({ writeBy, exportMs }: { writeBy: number; exportMs: number }): Promise<void> {
     if (!this.#ready) return;
     this.#post();
     this.#closing = true;
     const closed = new Promise<void>((resolve) => (this.#onClosed = resolve));
-    this.#send({ t: 'close', deadline });
-    // The thread closes itself; past the deadline (and a margin for its last write), it is stopped.
-    const timer = setTimeout(() => void this.#worker?.terminate(), Math.max(0, deadline - Date.now()) + 5000);
+    this.#send({ t: 'close', writeBy, exportMs });
+    // The thread closes itself; past its deadlines (and a margin for its last write), it is stopped.
+    this.#terminateAt(writeBy + exportMs + 5000);
     await closed;
-    clearTimeout(timer);
+    clearTimeout(this.#terminate);
+  }
+
+  /** Cuts a close short: the storage thread stops by `by` (epoch ms), and is stopped soon after. */
+  hurry(by: number): void {
+    if (!this.#closing) return; // the close to come is given `by` itself
+    this.#send({ t: 'hurry', by });
+    this.#terminateAt(by + 500);
+  }
+
+  #terminateAt(at: number): void {
+    clearTimeout(this.#terminate);
+    this.#terminate = setTimeout(() => void this.#worker?.terminate(), Math.max(0, at - Date.now()));
   }
 }

@@ -154,11 +154,14 @@ export function runStorageThread(port: MessagePort, settings: StoreSettings): vo
     last = text;
   }, 250);
 
-  const close = async (deadline: number): Promise<void> => {
+  // Deadlines of the close (epoch ms); a hurry brings them forward while it runs.
+  const until = { writes: Infinity, exports: Infinity };
+  const close = async (exportMs: number): Promise<void> => {
     clearInterval(health);
     stopRetention();
-    await writer.drain(deadline);
-    await delivery?.close(deadline);
+    await writer.drain(() => until.writes);
+    until.exports = Math.min(until.exports, Date.now() + exportMs);
+    await delivery?.close(() => until.exports);
     writer.close();
     port.close();
   };
@@ -180,7 +183,12 @@ export function runStorageThread(port: MessagePort, settings: StoreSettings): vo
         void runExport(m.filter, m.port);
         return;
       case 'close':
-        void close(m.deadline);
+        until.writes = m.writeBy;
+        void close(m.exportMs);
+        return;
+      case 'hurry':
+        until.writes = Math.min(until.writes, m.by);
+        until.exports = Math.min(until.exports, m.by);
     }
   });
   send({ t: 'ready' });

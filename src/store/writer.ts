@@ -101,12 +101,13 @@ export class SpanWriter {
     return this.#lastError;
   }
 
-  /** Final flush at shutdown, retried until the deadline (epoch ms). */
-  async drain(deadline: number): Promise<void> {
+  /** Final flush at shutdown, retried until the deadline (epoch ms; it may come forward meanwhile). */
+  async drain(deadline: () => number): Promise<void> {
     clearInterval(this.#timer);
     this.#retryAt = 0;
-    while (!this.flush() && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, Math.min(200, Math.max(0, this.#retryAt - Date.now()))));
+    if (this.#queue.length > 0) this.#opts.log.info({ queued: this.#queue.length }, 'shutdown: writing the queued spans');
+    while (!this.flush() && Date.now() < deadline()) {
+      await new Promise((r) => setTimeout(r, Math.min(200, Math.max(0, this.#retryAt - Date.now(), deadline() - Date.now()))));
     }
     if (this.#queue.length > 0) this.#opts.log.error({ lost: this.#queue.length }, 'shutdown: spans could not be stored');
   }

@@ -40,7 +40,7 @@ beforeEach(() => {
   metrics = new Metrics({ processMetrics: false });
 });
 afterEach(async () => {
-  await delivery?.close(Date.now());
+  await delivery?.close(() => Date.now());
   delivery = undefined;
   db.close();
   vi.useRealTimers();

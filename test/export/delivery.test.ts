@@ -119,7 +119,7 @@ describe('delivery', () => {
       times.push(Date.now());
       return { status: 503, headers: { 'retry-after': '0' } };
     };
-    const p = await proxyTo({ LLMTAP_SHUTDOWN_TIMEOUT_MS: '500' });
+    const p = await proxyTo();
     await calls(p, 20);
     await eventually(() => times.length >= 4, 'four export requests', 10_000);
     const gaps = times.slice(1).map((t, i) => t - times[i]!);
