@@ -1,14 +1,13 @@
 // Start-up and shutdown: config in, storage open, export started, server listening. SIGTERM drains
 // in-flight requests (and those still arriving on kept-alive connections), writes the queued spans,
 // makes a last export attempt (briefly: the outbox keeps the rest), then exits. A second signal stops at once.
-import type { Server, ServerResponse } from 'node:http';
+import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-import { createAdaptorServer } from '@hono/node-server';
 import { AggregatorRegistry } from 'prom-client';
 
 import { accessMode } from './api/access.js';
-import { createApp } from './app.js';
+import { createApp, requestListener } from './app.js';
 import { type Config, maskSettings } from './config.js';
 import { describeTarget, exportTarget } from './export/target.js';
 import type { Logging } from './log.js';
@@ -82,7 +81,7 @@ export async function start(config: Config, logging: Logging): Promise<Running> 
     api: { store, project, maxLineBytes: config.maxBodyBytes, log },
     adminToken: config.adminToken,
   });
-  const server = createAdaptorServer({ fetch: app.fetch }) as Server;
+  const server = createServer(requestListener(app));
 
   try {
     await new Promise<void>((resolve, reject) => {
