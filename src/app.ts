@@ -24,11 +24,13 @@ export interface AppDeps {
   api: ApiDeps;
   /** LLMTAP_ADMIN_TOKEN ('' = loopback clients only). */
   adminToken: string;
+  /** LLMTAP_ALLOWED_HOSTS: without a token, names besides loopback ones that /api and /ui answer to. */
+  allowedHosts: string[];
 }
 
 export type App = Hono<{ Bindings: HttpBindings }>;
 
-export function createApp({ forwarder, health, metrics, api, adminToken }: AppDeps): App {
+export function createApp({ forwarder, health, metrics, api, adminToken, allowedHosts }: AppDeps): App {
   const app: App = new Hono();
 
   const forward = (c: Context<{ Bindings: HttpBindings }>): Response => {
@@ -55,10 +57,10 @@ export function createApp({ forwarder, health, metrics, api, adminToken }: AppDe
     return c.body(await registry.metrics(), 200, { 'content-type': registry.contentType });
   });
 
-  app.use('/api/*', apiAccess(adminToken));
+  app.use('/api/*', apiAccess(adminToken, allowedHosts));
   app.route('/api', apiRoutes(api));
-  app.use('/ui/*', uiAccess(adminToken));
-  app.use('/ui', uiAccess(adminToken));
+  app.use('/ui/*', uiAccess(adminToken, allowedHosts));
+  app.use('/ui', uiAccess(adminToken, allowedHosts));
   app.route('/', uiRoutes());
 
   app.notFound((c) =>

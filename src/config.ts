@@ -52,6 +52,16 @@ const bearerToken = (raw: string, env: string): string => {
   return raw;
 };
 
+/** A comma-separated list of host names (a DNS name or an IP address each, no port). */
+const hostNames = (raw: string, env: string): string[] =>
+  raw
+    .split(',')
+    .map((h) => h.trim().toLowerCase())
+    .filter((h) => {
+      if (h && !/^[a-z0-9.-]+$|^\[?[0-9a-f:]+\]?$/.test(h)) throw new ConfigError(`${env} must list host names separated by commas, got "${h}"`);
+      return h !== '';
+    });
+
 const hide = (env: string, doc: string) => setting(env, 'false', doc, bool);
 
 /** OTel's `key1=value1,key2=value2` with URL-encoded values (OTEL_EXPORTER_OTLP_HEADERS, OTEL_RESOURCE_ATTRIBUTES). */
@@ -152,6 +162,12 @@ export const settings = {
   ),
   retentionDays: setting('LLMTAP_RETENTION_DAYS', '30', 'spans older than this are deleted in the background; `0` keeps them forever', integer(0)),
   adminToken: setting('LLMTAP_ADMIN_TOKEN', '', 'bearer token required by `/api/*` and the viewer; unset: they answer loopback clients only', bearerToken),
+  allowedHosts: setting(
+    'LLMTAP_ALLOWED_HOSTS',
+    '',
+    'without `LLMTAP_ADMIN_TOKEN`, more host names (comma-separated) that `/api` and the viewer answer requests sent to, besides `localhost` and loopback addresses',
+    hostNames,
+  ),
   projectName: setting('PHOENIX_PROJECT_NAME', 'default', 'Phoenix project for spans (the `x-llmtap-project` request header overrides it per request)', text),
   project: setting('PHOENIX_PROJECT', '', 'the newer name of `PHOENIX_PROJECT_NAME`; wins when both are set', text),
   phoenixEndpoint: setting(

@@ -80,6 +80,7 @@ export async function start(config: Config, logging: Logging): Promise<Running> 
     metrics: async () => AggregatorRegistry.aggregate([await metrics.registry.getMetricsAsJSON(), await store.call('metrics')]),
     api: { store, project, maxLineBytes: config.maxBodyBytes, log },
     adminToken: config.adminToken,
+    allowedHosts: config.allowedHosts,
   });
   const server = createServer(requestListener(app));
 
