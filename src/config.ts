@@ -140,6 +140,12 @@ export const settings = {
     'most bytes of one request or response kept for its span; past it the span records what fit and says it was truncated',
     integer(1024),
   ),
+  captureMemoryBytes: setting(
+    'LLMTAP_CAPTURE_MEMORY_BYTES',
+    '134217728',
+    'most bytes held at once for all exchanges together: request bodies before forwarding, and recorded bytes (counted twice) until their spans are written; past it an exchange records what fit, marked truncated, and traffic is unaffected. The default suits a 512 MiB container',
+    integer(0),
+  ),
   streamUsage: setting(
     'LLMTAP_STREAM_USAGE',
     'off',

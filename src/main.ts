@@ -11,6 +11,7 @@ import { createApp, requestListener } from './app.js';
 import { type Config, maskSettings } from './config.js';
 import { describeTarget, exportTarget } from './export/target.js';
 import type { Logging } from './log.js';
+import { MemoryBudget } from './memory-budget.js';
 import { Metrics } from './metrics.js';
 import { Forwarder } from './proxy/forward.js';
 import { providers } from './record/provider.js';
@@ -35,6 +36,8 @@ const HURRIED_MS = 1000;
 export async function start(config: Config, logging: Logging): Promise<Running> {
   const { log } = logging;
   const metrics = new Metrics({ processMetrics: true });
+  const budget = new MemoryBudget(config.captureMemoryBytes);
+  metrics.watch({ captureMemory: () => budget.held });
   const target = exportTarget(config);
   const project = config.project || config.projectName;
   const store = await StoreClient.start(
@@ -44,6 +47,7 @@ export async function start(config: Config, logging: Logging): Promise<Running> 
       maxQueue: config.writeQueueMax,
       flushIntervalMs: config.flushIntervalMs,
       retentionDays: config.retentionDays,
+      memory: budget.shared,
       assemble: { providers: providers(config.provider, config.upstreamUrl), project, captureMaxBytes: config.captureMaxBytes, mask: maskSettings(config) },
       ...(target && {
         export: {
@@ -60,6 +64,7 @@ export async function start(config: Config, logging: Logging): Promise<Running> 
     },
     logging,
     metrics,
+    budget,
   );
   if (target) {
     log.info({ target: describeTarget(target) }, 'exporting spans over OTLP');
@@ -71,8 +76,9 @@ export async function start(config: Config, logging: Logging): Promise<Running> 
     store,
     (result) => reportExchange(log, metrics, result),
     log,
+    budget,
   );
-  const forwarder = new Forwarder(config, recorder);
+  const forwarder = new Forwarder(config, recorder, budget);
   const app = createApp({
     forwarder,
     health: () => store.health(),

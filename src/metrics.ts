@@ -75,6 +75,7 @@ export const MODEL_LABELS_MAX = 100;
 
 /** State read when /metrics is scraped. */
 export interface MetricSources {
+  captureMemory?: () => number;
   writeQueue?: () => number;
   exportBacklog?: () => { pending: number; oldestAgeSeconds: number };
 }
@@ -139,6 +140,12 @@ export class Metrics {
     name: 'llmtap_export_spans_skipped_total',
     help: 'Spans left unexported because the backlog exceeded LLMTAP_EXPORT_MAX_BACKLOG',
     registers: [this.registry],
+  });
+  readonly captureMemory: Gauge = new Gauge({
+    name: 'llmtap_capture_memory_bytes',
+    help: 'Bytes held for exchanges in flight and spans not yet built (the LLMTAP_CAPTURE_MEMORY_BYTES budget)',
+    registers: [this.registry],
+    collect: () => this.captureMemory.set(this.#sources.captureMemory?.() ?? 0),
   });
   readonly writeQueue: Gauge = new Gauge({
     name: 'llmtap_write_queue_spans',

@@ -5,7 +5,7 @@
 // off the request path. The request itself is a function given to it, so the loop is tested alone.
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import type { Span } from '../record/span.js';
+import { approximateSize, type Span } from '../record/span.js';
 import type { DB } from '../store/db.js';
 import { Outbox } from '../store/outbox.js';
 import type { StoredSpan } from '../store/spans.js';
@@ -38,12 +38,14 @@ export interface ExportHealth {
   target: string;
 }
 
-/** Just-stored spans kept in memory so the common case never reads them back from SQLite. */
+/** Just-stored spans kept in memory so the common case never reads them back from SQLite: at most this many, and this much text. */
 const FRESH_MAX = 20_000;
+const FRESH_MAX_BYTES = 32 * 1024 * 1024;
 
 export class Delivery {
   #outbox: Outbox | undefined;
   readonly #fresh = new Map<number, Span>();
+  #freshBytes = 0;
   readonly #claimed = new Set<number>();
   readonly #abort = new AbortController();
   #inFlight = 0;
@@ -71,14 +73,24 @@ export class Delivery {
 
   /** The writer committed spans: keep them at hand, and send at once when a full batch is waiting. */
   stored(spans: readonly StoredSpan[]): void {
-    for (const { seq, span } of spans) this.#fresh.set(seq, span);
+    for (const { seq, span } of spans) {
+      this.#fresh.set(seq, span);
+      this.#freshBytes += approximateSize(span);
+    }
     // Past the bound (the target is down or slow), the oldest are read back from SQLite when their turn comes.
     for (const seq of this.#fresh.keys()) {
-      if (this.#fresh.size <= FRESH_MAX) break;
-      this.#fresh.delete(seq);
+      if (this.#fresh.size <= FRESH_MAX && this.#freshBytes <= FRESH_MAX_BYTES) break;
+      this.#forget(seq);
     }
     this.#storedSinceSend += spans.length;
     if (this.#storedSinceSend >= this.opts.batchSize) this.#pump();
+  }
+
+  #forget(seq: number): void {
+    const span = this.#fresh.get(seq);
+    if (!span) return;
+    this.#freshBytes -= approximateSize(span);
+    this.#fresh.delete(seq);
   }
 
   /** For /readyz: the exporter's state (never a reason to be unready: Phoenix may be down). */
@@ -190,7 +202,7 @@ export class Delivery {
   #delivered(batch: Batch): void {
     const seqs = batch.map((b) => b.seq);
     this.#outbox?.delivered(seqs);
-    for (const seq of seqs) this.#fresh.delete(seq);
+    for (const seq of seqs) this.#forget(seq);
     this.opts.metrics.exportSent.inc(seqs.length);
     if (this.#problem) this.opts.log.info({ target: this.opts.target }, 'export target reachable again');
     this.#attempt = 0;
@@ -204,7 +216,7 @@ export class Delivery {
     for (const [batch, response] of refused) {
       const seqs = batch.map((b) => b.seq);
       this.#outbox?.park(seqs, response.message);
-      for (const seq of seqs) this.#fresh.delete(seq);
+      for (const seq of seqs) this.#forget(seq);
       spans += seqs.length;
     }
     this.opts.metrics.exportParked.inc(spans);

@@ -5,6 +5,7 @@
 import { MessageChannel, Worker } from 'node:worker_threads';
 
 import type { Logging } from '../log.js';
+import type { MemoryBudget } from '../memory-budget.js';
 import type { Metrics } from '../metrics.js';
 import type { CapturedExchange } from '../record/capture.js';
 import type { SpanFilter } from '../store/queries.js';
@@ -46,14 +47,15 @@ export class StoreClient {
     private readonly settings: StoreSettings,
     private readonly logging: Logging,
     private readonly metrics: Metrics,
+    private readonly budget: MemoryBudget,
   ) {
     const target = settings.export?.url;
     if (target) this.#health.export = { ok: true, detail: 'starting', pending: 0, parked: 0, target };
   }
 
   /** Starts the storage thread; rejects with a StoreError when the database cannot be used. */
-  static async start(settings: StoreSettings, logging: Logging, metrics: Metrics): Promise<StoreClient> {
-    const client = new StoreClient(settings, logging, metrics);
+  static async start(settings: StoreSettings, logging: Logging, metrics: Metrics, budget: MemoryBudget): Promise<StoreClient> {
+    const client = new StoreClient(settings, logging, metrics, budget);
     await client.#spawn();
     return client;
   }
@@ -79,6 +81,7 @@ export class StoreClient {
         // A failure at start-up is the caller's to report; later ones restart the thread.
         if (!this.#started) return reject(new StoreError(`the storage thread stopped at start (exit code ${code})`));
         this.#lost(new Error(`storage thread stopped (exit code ${code})`));
+        this.budget.reclaimHanded(); // the exchanges it had not built yet went with it
         this.#lostReason = `storage thread stopped (exit code ${code}); restarting`;
         setTimeout(() => void this.#spawn().catch((err: Error) => log.error({ err: err.message }, 'storage thread could not restart')), RESTART_MS).unref();
       });
@@ -120,6 +123,7 @@ export class StoreClient {
   record(exchange: CapturedExchange): void {
     if (this.#batch.length >= this.settings.maxQueue) {
       this.metrics.spansDropped.inc();
+      this.budget.give(exchange.heldBytes);
       return;
     }
     this.#batch.push(exchange);
@@ -139,7 +143,8 @@ export class StoreClient {
       const transfer: ArrayBuffer[] = [];
       for (const exchange of exchanges) {
         transfer.push(exchange.requestBody.buffer as ArrayBuffer);
-        if (exchange.response) transfer.push(exchange.response.bytes.buffer as ArrayBuffer);
+        for (const block of exchange.response?.blocks ?? []) transfer.push(block.buffer as ArrayBuffer);
+        this.budget.handOver(exchange.heldBytes);
       }
       this.#send({ t: 'exchanges', exchanges }, transfer);
     }

@@ -21,6 +21,8 @@ export interface StoreSettings {
   maxQueue: number;
   flushIntervalMs: number;
   retentionDays: number;
+  /** The memory budget's counters: the storage thread gives back what each exchange held once its span is built. */
+  memory: SharedArrayBuffer;
   assemble: AssembleOptions;
   export?: {
     url: string;
