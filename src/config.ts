@@ -83,17 +83,28 @@ const keyValueList = (raw: string, env: string): Record<string, string> => {
 
 const optionalUrl = (raw: string, env: string): URL | undefined => (raw ? httpUrl(raw, env) : undefined);
 
+/** A URL as it may be printed: any user and password in it replaced by `***`. */
+export function withoutCredentials(url: URL): string {
+  if (!url.username && !url.password) return url.href;
+  const shown = new URL(url);
+  shown.username = '***';
+  shown.password = '';
+  return shown.href;
+}
+
 const httpUrl = (raw: string, env: string): URL => {
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
-    throw new ConfigError(`${env} must be an absolute http(s) URL, got "${raw}"`);
+    throw new ConfigError(`${env} must be an absolute http(s) URL, got "${raw.replace(/\/\/[^/@]*@/, '//***@')}"`);
   }
+  // Messages never repeat credentials a URL may carry (user:pass@).
+  const shown = withoutCredentials(url);
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new ConfigError(`${env} must be an http(s) URL, got "${raw}"`);
+    throw new ConfigError(`${env} must be an http(s) URL, got "${shown}"`);
   }
-  if (url.search || url.hash) throw new ConfigError(`${env} must not have a query or fragment, got "${raw}"`);
+  if (url.search || url.hash) throw new ConfigError(`${env} must not have a query or fragment, got "${shown}"`);
   return url;
 };
 

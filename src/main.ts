@@ -8,7 +8,7 @@ import { AggregatorRegistry } from 'prom-client';
 
 import { accessMode } from './api/access.js';
 import { createApp, requestListener } from './app.js';
-import { type Config, maskSettings } from './config.js';
+import { type Config, maskSettings, withoutCredentials } from './config.js';
 import { describeTarget, exportTarget } from './export/target.js';
 import type { Logging } from './log.js';
 import { MemoryBudget } from './memory-budget.js';
@@ -104,7 +104,7 @@ export async function start(config: Config, logging: Logging): Promise<Running> 
   }
   const port = (server.address() as AddressInfo).port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
-  log.info({ url, upstream: config.upstreamUrl.href, db: config.dbPath }, 'llmtap listening');
+  log.info({ url, upstream: withoutCredentials(config.upstreamUrl), db: config.dbPath }, 'llmtap listening');
   log.info({ viewer: `${url}/ui/` }, accessMode(config.adminToken));
 
   // While draining, every answer closes its connection: a client with a kept-alive connection gets its

@@ -112,6 +112,21 @@ describe('delivery', () => {
     expect(allAccepted(ids)()).toBe(true);
   });
 
+  it('credentials in the endpoint URL are sent as basic auth, and appear in no log line and not on /readyz', async () => {
+    receiver = await startOtlpReceiver();
+    const url = new URL(receiver.url);
+    url.username = 'phoenix';
+    url.password = 's3cret-pass';
+    const p = await proxyTo({ PHOENIX_COLLECTOR_ENDPOINT: url.href });
+    const ids = await calls(p, 1);
+    await eventually(allAccepted(ids), 'the span accepted');
+    expect(receiver.requests[0]!.headers.authorization).toBe(`Basic ${Buffer.from('phoenix:s3cret-pass').toString('base64')}`);
+    const ready = await rawRequest(`${p.url}/readyz`);
+    expect(ready.body.toString()).toContain(`to ${receiver.url}/v1/traces`);
+    expect(ready.body.toString()).not.toContain('s3cret');
+    expect(JSON.stringify(p.logs)).not.toContain('s3cret');
+  });
+
   it('Retry-After: 0 on a 503 does not make a retry storm: at most one request a second', async () => {
     receiver = await startOtlpReceiver();
     const times: number[] = [];
