@@ -171,16 +171,19 @@ export function runStorageThread(port: MessagePort, settings: StoreSettings): vo
     }
   };
 
-  // Health for /readyz, sent when it changes.
+  // Health for /readyz, sent when it changes — and once before 'ready', so a problem found at start is
+  // reported from the first request.
   let last = '';
-  const health = setInterval(() => {
+  const reportHealth = (): void => {
     const problem = writer.problem();
     const now: Health = { storage: { ok: !problem, detail: problem ?? 'ok' } };
     if (delivery) now.export = delivery.health();
     const text = JSON.stringify(now);
     if (text !== last) send({ t: 'health', health: now });
     last = text;
-  }, 250);
+  };
+  reportHealth();
+  const health = setInterval(reportHealth, 250);
 
   // Deadlines of the close (epoch ms); a hurry brings them forward while it runs.
   const until = { writes: Infinity, exports: Infinity };

@@ -35,6 +35,9 @@ interface Queued {
   size: number;
 }
 
+/** Rolls the write probe back. */
+class ProbeDone extends Error {}
+
 const BATCH = 5000;
 /** Queued spans this large (in text) are written at once, in transactions of about this size. */
 const WRITE_NOW_BYTES = 4 * 1024 * 1024;
@@ -61,6 +64,28 @@ export class SpanWriter {
     this.#timer = setInterval(() => this.flush(), opts.flushIntervalMs);
     this.#timer.unref();
     opts.metrics.watch({ writeQueue: () => this.#queue.length });
+    // A file that can be read but not written (read-only, locked) is reported from the start, not at
+    // the first span.
+    this.#probe();
+  }
+
+  /** A write that is rolled back: does the database take writes? Sets or clears the problem. */
+  #probe(): void {
+    try {
+      this.#db.transaction(() => {
+        this.#db.prepare("INSERT INTO schema_migrations (version, applied_at) VALUES (-1, 'write probe')").run();
+        throw new ProbeDone();
+      })();
+    } catch (err) {
+      if (err instanceof ProbeDone) {
+        if (this.#lastError) this.#opts.log.info('storage writable again');
+        this.#lastError = undefined;
+        return;
+      }
+      this.#lastError = `cannot write to the database at ${this.#opts.path} (LLMTAP_DB_PATH): ${(err as Error).message}`;
+      this.#retryAt = Date.now() + MAX_BACKOFF_MS;
+      this.#opts.log.error({ err: this.#lastError }, 'storage cannot be written: spans will wait in memory');
+    }
   }
 
   /** Spans waiting to be written. */
@@ -90,8 +115,12 @@ export class SpanWriter {
 
   /** Writes what is queued. Returns false when the database refused (the spans stay queued). */
   flush(): boolean {
-    if (this.#queue.length === 0) return true;
-    if (Date.now() < this.#retryAt) return false;
+    if (Date.now() < this.#retryAt) return this.#queue.length === 0;
+    if (this.#queue.length === 0) {
+      // Nothing to write to find out whether storage came back: ask.
+      if (this.#lastError) this.#probe();
+      return true;
+    }
     try {
       this.#checkFile();
       while (this.#queue.length > 0) {
