@@ -1,10 +1,12 @@
 // Who may read traces: the admin token when set; otherwise loopback clients only, judged by the
 // socket's address — a request from the machine's own non-loopback address is a remote client here —
 // and only requests sent to a loopback name (DNS rebinding), writing JSON from llmtap's own origin.
+import { readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { createApp } from '../../src/app.js';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { toPhoenixLine } from '../../src/phoenix/span-json.js';
 import { type ErrorAnswer, getJson, type SpanList } from '../support/api.js';
@@ -165,5 +167,19 @@ describe('LLMTAP_ADMIN_TOKEN validation', () => {
   it('refuses a token a bearer header cannot carry', () => {
     expect(() => loadConfig({ LLMTAP_ADMIN_TOKEN: 'has spaces and "quotes"' })).toThrow(ConfigError);
     expect(loadConfig({ LLMTAP_ADMIN_TOKEN: 'abc.DEF_123-~+/=' }).adminToken).toBe('abc.DEF_123-~+/=');
+  });
+});
+
+describe('the README security section', () => {
+  it('says, for every path llmtap serves, what it exposes without a token, to whom, and how to close it', () => {
+    const unused = {} as never;
+    const app = createApp({ forwarder: unused, health: unused, metrics: unused, api: unused, adminToken: '', allowedHosts: [] });
+    const served = new Set(app.routes.map((r) => `/${r.path.split('/')[1]}`));
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const section = readme.slice(readme.indexOf('\n## Security\n'), readme.indexOf('\n## ', readme.indexOf('\n## Security\n') + 1));
+    const rows = section.split('\n').filter((l) => l.startsWith('| `/'));
+    for (const row of rows) expect(row.split(' | ').length, row).toBe(4); // path, what, who, how
+    const documented = rows.map((r) => r.split(' | ')[0]!).join(' ');
+    for (const path of served) expect(documented, path).toContain(`\`${path}`);
   });
 });
