@@ -1,13 +1,17 @@
-// Which path goes where. Hono routes; the proxy paths then work on Node's own request/response.
-import type { HttpBindings } from '@hono/node-server';
+// Which path goes where. The request target is normalised first (proxy/target.ts); then Hono routes,
+// and the proxy paths work on Node's own request/response.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+import { getRequestListener, type HttpBindings } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { type Context, Hono } from 'hono';
 import type { Registry } from 'prom-client';
 
 import { apiAccess, uiAccess } from './api/access.js';
 import { type ApiDeps, apiRoutes } from './api/routes.js';
-import { openAIError } from './proxy/errors.js';
+import { openAIError, sendFailure } from './proxy/errors.js';
 import type { Forwarder } from './proxy/forward.js';
+import { normalizeTarget } from './proxy/target.js';
 import type { Health } from './storage-thread/protocol.js';
 import { uiRoutes } from './ui/routes.js';
 
@@ -20,11 +24,13 @@ export interface AppDeps {
   api: ApiDeps;
   /** LLMTAP_ADMIN_TOKEN ('' = loopback clients only). */
   adminToken: string;
+  /** LLMTAP_ALLOWED_HOSTS: without a token, names besides loopback ones that /api and /ui answer to. */
+  allowedHosts: string[];
 }
 
 export type App = Hono<{ Bindings: HttpBindings }>;
 
-export function createApp({ forwarder, health, metrics, api, adminToken }: AppDeps): App {
+export function createApp({ forwarder, health, metrics, api, adminToken, allowedHosts }: AppDeps): App {
   const app: App = new Hono();
 
   const forward = (c: Context<{ Bindings: HttpBindings }>): Response => {
@@ -51,10 +57,10 @@ export function createApp({ forwarder, health, metrics, api, adminToken }: AppDe
     return c.body(await registry.metrics(), 200, { 'content-type': registry.contentType });
   });
 
-  app.use('/api/*', apiAccess(adminToken));
+  app.use('/api/*', apiAccess(adminToken, allowedHosts));
   app.route('/api', apiRoutes(api));
-  app.use('/ui/*', uiAccess(adminToken));
-  app.use('/ui', uiAccess(adminToken));
+  app.use('/ui/*', uiAccess(adminToken, allowedHosts));
+  app.use('/ui', uiAccess(adminToken, allowedHosts));
   app.route('/', uiRoutes());
 
   app.notFound((c) =>
@@ -72,4 +78,19 @@ export function createApp({ forwarder, health, metrics, api, adminToken }: AppDe
   );
 
   return app;
+}
+
+/** The server's request handler: the target normalised once, then the app. */
+export function requestListener(app: App): (req: IncomingMessage, res: ServerResponse) => void {
+  // An HTTP/1.0 request may come without a Host header: the app's URLs then name localhost.
+  const toApp = getRequestListener(app.fetch, { hostname: 'localhost' });
+  return (req, res) => {
+    const target = normalizeTarget(req.url ?? '/');
+    if (typeof target !== 'string') {
+      sendFailure(res, { status: 400, type: 'invalid_request_error', code: 'invalid_request_target', message: `llmtap: ${target.reason}` });
+      return;
+    }
+    req.url = target;
+    void toApp(req, res);
+  };
 }

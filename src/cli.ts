@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // The `llmtap` command. `llmtap` or `llmtap serve` runs the proxy; `export` and `import` move spans
 // in and out of its SQLite file as Phoenix span JSONL; `outbox` shows and retries what waits for export.
+import { constants as osConstants } from 'node:os';
+
 import { UsageError } from './commands/errors.js';
 import { exportCommand } from './commands/export.js';
 import { importCommand } from './commands/import.js';
@@ -44,20 +46,27 @@ async function serve(): Promise<void> {
   const { log } = logging;
   const running = await start(config, logging);
   let signals = 0;
-  const stop = (signal: string): void => {
-    if (++signals > 1) return;
-    log.info({ signal }, 'signal received');
-    running.shutdown().then(
-      () => {
-        log.flush();
-        process.exit(0);
-      },
-      (err: unknown) => {
-        log.error({ err }, 'shutdown failed');
-        log.flush();
-        process.exit(1);
-      },
-    );
+  let exitCode = 0;
+  const exit = (): void => {
+    log.flush();
+    process.exit(exitCode);
+  };
+  const stop = (signal: NodeJS.Signals): void => {
+    if (++signals > 1) {
+      if (signals > 2) return;
+      // Stop at once: the queued spans get a second to be written (the rest of what is in flight is cut).
+      log.warn({ signal }, 'second signal: stopping now');
+      exitCode = 128 + osConstants.signals[signal];
+      setTimeout(exit, 1200);
+      running.stopNow().then(exit, exit);
+      return;
+    }
+    log.info({ signal }, 'signal received (a second one stops at once)');
+    running.shutdown().then(exit, (err: unknown) => {
+      log.error({ err }, 'shutdown failed');
+      exitCode ||= 1;
+      exit();
+    });
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);

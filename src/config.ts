@@ -52,6 +52,16 @@ const bearerToken = (raw: string, env: string): string => {
   return raw;
 };
 
+/** A comma-separated list of host names (a DNS name or an IP address each, no port). */
+const hostNames = (raw: string, env: string): string[] =>
+  raw
+    .split(',')
+    .map((h) => h.trim().toLowerCase())
+    .filter((h) => {
+      if (h && !/^[a-z0-9.-]+$|^\[?[0-9a-f:]+\]?$/.test(h)) throw new ConfigError(`${env} must list host names separated by commas, got "${h}"`);
+      return h !== '';
+    });
+
 const hide = (env: string, doc: string) => setting(env, 'false', doc, bool);
 
 /** OTel's `key1=value1,key2=value2` with URL-encoded values (OTEL_EXPORTER_OTLP_HEADERS, OTEL_RESOURCE_ATTRIBUTES). */
@@ -73,17 +83,28 @@ const keyValueList = (raw: string, env: string): Record<string, string> => {
 
 const optionalUrl = (raw: string, env: string): URL | undefined => (raw ? httpUrl(raw, env) : undefined);
 
+/** A URL as it may be printed: any user and password in it replaced by `***`. */
+export function withoutCredentials(url: URL): string {
+  if (!url.username && !url.password) return url.href;
+  const shown = new URL(url);
+  shown.username = '***';
+  shown.password = '';
+  return shown.href;
+}
+
 const httpUrl = (raw: string, env: string): URL => {
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
-    throw new ConfigError(`${env} must be an absolute http(s) URL, got "${raw}"`);
+    throw new ConfigError(`${env} must be an absolute http(s) URL, got "${raw.replace(/\/\/[^/@]*@/, '//***@')}"`);
   }
+  // Messages never repeat credentials a URL may carry (user:pass@).
+  const shown = withoutCredentials(url);
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new ConfigError(`${env} must be an http(s) URL, got "${raw}"`);
+    throw new ConfigError(`${env} must be an http(s) URL, got "${shown}"`);
   }
-  if (url.search || url.hash) throw new ConfigError(`${env} must not have a query or fragment, got "${raw}"`);
+  if (url.search || url.hash) throw new ConfigError(`${env} must not have a query or fragment, got "${shown}"`);
   return url;
 };
 
@@ -123,11 +144,23 @@ export const settings = {
     'on SIGTERM/SIGINT, how long in-flight requests may take to finish before they are cut (WebSocket sessions still open are then closed with 1001)',
     integer(0),
   ),
+  shutdownExportMs: setting(
+    'LLMTAP_SHUTDOWN_EXPORT_MS',
+    '2000',
+    'on SIGTERM/SIGINT, how long the last export attempt may take; what it does not send waits in the outbox for the next start',
+    integer(0),
+  ),
   captureMaxBytes: setting(
     'LLMTAP_CAPTURE_MAX_BYTES',
     '10485760',
     'most bytes of one request or response kept for its span; past it the span records what fit and says it was truncated',
     integer(1024),
+  ),
+  captureMemoryBytes: setting(
+    'LLMTAP_CAPTURE_MEMORY_BYTES',
+    '134217728',
+    'most bytes held at once for all exchanges together: request bodies before forwarding, and recorded bytes (counted twice) until their spans are written; past it an exchange records what fit, marked truncated, and traffic is unaffected. The default suits a 512 MiB container',
+    integer(0),
   ),
   streamUsage: setting(
     'LLMTAP_STREAM_USAGE',
@@ -151,6 +184,12 @@ export const settings = {
   ),
   retentionDays: setting('LLMTAP_RETENTION_DAYS', '30', 'spans older than this are deleted in the background; `0` keeps them forever', integer(0)),
   adminToken: setting('LLMTAP_ADMIN_TOKEN', '', 'bearer token required by `/api/*` and the viewer; unset: they answer loopback clients only', bearerToken),
+  allowedHosts: setting(
+    'LLMTAP_ALLOWED_HOSTS',
+    '',
+    'without `LLMTAP_ADMIN_TOKEN`, more host names (comma-separated) that `/api` and the viewer answer requests sent to, besides `localhost` and loopback addresses',
+    hostNames,
+  ),
   projectName: setting('PHOENIX_PROJECT_NAME', 'default', 'Phoenix project for spans (the `x-llmtap-project` request header overrides it per request)', text),
   project: setting('PHOENIX_PROJECT', '', 'the newer name of `PHOENIX_PROJECT_NAME`; wins when both are set', text),
   phoenixEndpoint: setting(
@@ -192,16 +231,25 @@ export const settings = {
     'most spans waiting for export; past it the oldest are left unexported (still stored) and counted',
     integer(1),
   ),
-  hideInputs: hide('OPENINFERENCE_HIDE_INPUTS', 'redact `input.value`, drop input messages and tools'),
+  hideInputs: hide(
+    'OPENINFERENCE_HIDE_INPUTS',
+    'redact `input.value`, prompts and embedded texts; drop input messages, tools, and the request text the invocation parameters carry (instructions, tools, prediction, prompt template, suffix)',
+  ),
   hideOutputs: hide('OPENINFERENCE_HIDE_OUTPUTS', 'redact `output.value`, drop output messages'),
-  hideInputMessages: hide('OPENINFERENCE_HIDE_INPUT_MESSAGES', 'drop `llm.input_messages.*`'),
+  hideInputMessages: hide(
+    'OPENINFERENCE_HIDE_INPUT_MESSAGES',
+    'drop `llm.input_messages.*` (and the instructions, prediction and prompt template in the invocation parameters)',
+  ),
   hideOutputMessages: hide('OPENINFERENCE_HIDE_OUTPUT_MESSAGES', 'drop `llm.output_messages.*`'),
   hideInputImages: hide('OPENINFERENCE_HIDE_INPUT_IMAGES', 'drop input message images and redact image URLs inside `input.value`'),
-  hideInputText: hide('OPENINFERENCE_HIDE_INPUT_TEXT', 'redact the text of input messages'),
+  hideInputText: hide(
+    'OPENINFERENCE_HIDE_INPUT_TEXT',
+    'redact the text of input messages (and the instructions in the invocation parameters; drop a prediction and prompt template there)',
+  ),
   hideOutputText: hide('OPENINFERENCE_HIDE_OUTPUT_TEXT', 'redact the text of output messages'),
-  hideLlmTools: hide('OPENINFERENCE_HIDE_LLM_TOOLS', 'drop `llm.tools.*`'),
-  hideInvocationParameters: hide('OPENINFERENCE_HIDE_LLM_INVOCATION_PARAMETERS', 'drop `llm.invocation_parameters`'),
-  hidePrompts: hide('OPENINFERENCE_HIDE_PROMPTS', 'redact `llm.prompts.*` (legacy completions)'),
+  hideLlmTools: hide('OPENINFERENCE_HIDE_LLM_TOOLS', 'drop `llm.tools.*` (and the tools in the invocation parameters)'),
+  hideInvocationParameters: hide('OPENINFERENCE_HIDE_LLM_INVOCATION_PARAMETERS', 'drop `llm.invocation_parameters` and `embedding.invocation_parameters`'),
+  hidePrompts: hide('OPENINFERENCE_HIDE_PROMPTS', 'redact `llm.prompts.*` (legacy completions; and drop their `suffix` from the invocation parameters)'),
   hideChoices: hide('OPENINFERENCE_HIDE_CHOICES', 'redact `llm.choices.*` (legacy completions)'),
   hideEmbeddingVectors: hide('OPENINFERENCE_HIDE_EMBEDDING_VECTORS', 'drop embedding vectors'),
   hideEmbeddingsVectors: hide('OPENINFERENCE_HIDE_EMBEDDINGS_VECTORS', 'the newer name of `OPENINFERENCE_HIDE_EMBEDDING_VECTORS`; either one hides them'),

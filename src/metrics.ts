@@ -9,22 +9,77 @@ const SESSION_BUCKETS = [1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600];
 /** Which way a relayed WebSocket message went (a label value). */
 export type Direction = 'client_to_upstream' | 'upstream_to_client';
 
-// Endpoints whose route is two path segments deep; any other /v1 path is labelled by its first segment,
-// so ids in paths (files, batches, …) never become label values.
-const TWO_SEGMENTS = new Set(['chat', 'audio', 'images', 'fine_tuning', 'vector_stores', 'realtime', 'uploads']);
+// Label values never come straight from a request: a path, a status or a model name a client chose
+// would add a series each, and enough of them exhaust memory (any web page can send GETs with <img>).
+// Every metric with a `route`, `status` or `model` label takes it from the functions below.
 
-/** A low-cardinality route label for a request path. */
-export function routeOf(path: string): string {
-  const segments = path.split('?', 1)[0]!.split('/').filter(Boolean);
-  if (segments[0] === 'openai' && segments[1] === 'deployments') {
-    return `/openai/deployments/{deployment}/${segments.slice(3).join('/')}`;
+// The API's endpoints, as route labels (ids in paths never are); any other path is `other`.
+const ENDPOINTS = new Set([
+  'assistants',
+  'audio/speech',
+  'audio/transcriptions',
+  'audio/translations',
+  'batches',
+  'chat/completions',
+  'completions',
+  'containers',
+  'conversations',
+  'embeddings',
+  'evals',
+  'files',
+  'fine_tuning/checkpoints',
+  'fine_tuning/jobs',
+  'images/edits',
+  'images/generations',
+  'images/variations',
+  'models',
+  'moderations',
+  'realtime',
+  'realtime/calls',
+  'realtime/client_secrets',
+  'realtime/sessions',
+  'realtime/transcription_sessions',
+  'responses',
+  'threads',
+  'uploads',
+  'vector_stores',
+  'videos',
+]);
+// Groups whose endpoint is two segments deep (`chat/completions`); in the others the second is an id.
+const TWO_SEGMENTS = new Set(['chat', 'audio', 'images', 'fine_tuning', 'realtime']);
+// OpenAI's `/v1/…` and Azure OpenAI's three forms, each with the endpoint after it.
+const PREFIXES: [RegExp, string][] = [
+  [/^\/v1\//, '/v1/'],
+  [/^\/openai\/deployments\/[^/]+\//, '/openai/deployments/{deployment}/'],
+  [/^\/openai\/v1\//, '/openai/v1/'],
+  [/^\/openai\//, '/openai/'],
+];
+
+/** The `route` label of a request path: a known endpoint, else `other`. */
+export function routeLabel(path: string): string {
+  const pathname = path.split('?', 1)[0]!;
+  for (const [prefix, label] of PREFIXES) {
+    const m = prefix.exec(pathname);
+    if (!m) continue;
+    const segments = pathname.slice(m[0].length).split('/');
+    const endpoint = segments.slice(0, TWO_SEGMENTS.has(segments[0]!) ? 2 : 1).join('/');
+    return ENDPOINTS.has(endpoint) ? label + endpoint : 'other';
   }
-  const depth = TWO_SEGMENTS.has(segments[1] ?? '') ? 3 : 2;
-  return `/${segments.slice(0, depth).join('/')}`;
+  return 'other';
 }
+
+// The statuses OpenAI's API and llmtap answer with are labelled as they are; any other by its class.
+const STATUSES = new Set([0, 200, 201, 204, 400, 401, 403, 404, 408, 409, 413, 415, 422, 429, 500, 502, 503, 504]);
+
+/** The `status` label: a common status as is, any other as its class (`3xx`); `0` when the client got none. */
+export const statusLabel = (status: number): string => (STATUSES.has(status) ? String(status) : `${Math.floor(status / 100)}xx`);
+
+/** Most model names labelled as themselves; past it, newly seen models are `other`. */
+export const MODEL_LABELS_MAX = 100;
 
 /** State read when /metrics is scraped. */
 export interface MetricSources {
+  captureMemory?: () => number;
   writeQueue?: () => number;
   exportBacklog?: () => { pending: number; oldestAgeSeconds: number };
 }
@@ -32,6 +87,7 @@ export interface MetricSources {
 export class Metrics {
   readonly registry = new Registry();
   readonly #sources: MetricSources = {};
+  readonly #models = new Set<string>();
 
   readonly requests = new Counter({
     name: 'llmtap_requests_total',
@@ -118,6 +174,12 @@ export class Metrics {
     help: 'Spans left unexported because the backlog exceeded LLMTAP_EXPORT_MAX_BACKLOG',
     registers: [this.registry],
   });
+  readonly captureMemory: Gauge = new Gauge({
+    name: 'llmtap_capture_memory_bytes',
+    help: 'Bytes held for exchanges in flight and spans not yet built (the LLMTAP_CAPTURE_MEMORY_BYTES budget)',
+    registers: [this.registry],
+    collect: () => this.captureMemory.set(this.#sources.captureMemory?.() ?? 0),
+  });
   readonly writeQueue: Gauge = new Gauge({
     name: 'llmtap_write_queue_spans',
     help: 'Spans waiting to be written to SQLite',
@@ -140,6 +202,21 @@ export class Metrics {
   /** `processMetrics`: also the process's CPU, memory and event-loop metrics (once per process). */
   constructor({ processMetrics }: { processMetrics: boolean }) {
     if (processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'llmtap_' });
+  }
+
+  /**
+   * The `model` label. A model joins the allow-list when the upstream confirms it — an answer in 2xx
+   * naming it — while the list has room; any other name is `other`, so request bodies cannot add series.
+   * '' when the exchange names no model.
+   */
+  modelLabel(model: string | undefined, status: number): string {
+    if (!model) return '';
+    if (this.#models.has(model)) return model;
+    if (status >= 200 && status < 300 && this.#models.size < MODEL_LABELS_MAX) {
+      this.#models.add(model);
+      return model;
+    }
+    return 'other';
   }
 
   /** Components that hold state register how to read it. */

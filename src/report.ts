@@ -5,7 +5,7 @@ import { SemanticConventions as SC } from '@arizeai/openinference-semantic-conve
 
 import { msBetween } from './clock.js';
 import type { Logger } from './log.js';
-import { type Metrics, routeOf } from './metrics.js';
+import { type Metrics, routeLabel, statusLabel } from './metrics.js';
 import type { ExchangeResult } from './proxy/exchange.js';
 import type { SessionResult } from './proxy/session.js';
 import { LLMTAP, type Span } from './record/span.js';
@@ -35,9 +35,9 @@ export function reportExchange(log: Logger, metrics: Metrics, r: ExchangeResult,
   if (r.outcome === 'ok' || r.outcome === 'client_aborted') log.info(line, 'request');
   else log.warn({ ...line, err: r.error?.message }, 'request');
 
-  const route = routeOf(r.path);
-  const model = span?.model ?? '';
-  metrics.requests.inc({ route, status: String(r.status), model });
+  const route = routeLabel(r.path);
+  const model = metrics.modelLabel(span?.model, r.status);
+  metrics.requests.inc({ route, status: statusLabel(r.status), model });
   metrics.requestDuration.observe({ route }, msBetween(r.startNs, r.endNs) / 1000);
   if (span?.ttftMs !== undefined) metrics.ttft.observe({ model }, span.ttftMs / 1000);
   if (span) countTokens(metrics, span);

@@ -1,8 +1,9 @@
 // GET /metrics: Prometheus text that a real parser reads, with counters that move as traffic does.
 import Database from 'better-sqlite3';
+import { Pool } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { routeOf } from '../src/metrics.js';
+import { Metrics, MODEL_LABELS_MAX, routeLabel, statusLabel } from '../src/metrics.js';
 import { eventually } from './support/eventually.js';
 import { chatBody, rawRequest } from './support/http.js';
 import { fakeAndLlmtap, startLlmtap } from './support/llmtap.js';
@@ -88,9 +89,73 @@ describe('/metrics', () => {
   });
 
   it('route labels never carry ids', () => {
-    expect(routeOf('/v1/chat/completions?x=1')).toBe('/v1/chat/completions');
-    expect(routeOf('/v1/files/file-abc/content')).toBe('/v1/files');
-    expect(routeOf('/v1/threads/thread_1/runs')).toBe('/v1/threads');
-    expect(routeOf('/openai/deployments/my-gpt/chat/completions')).toBe('/openai/deployments/{deployment}/chat/completions');
+    expect(routeLabel('/v1/chat/completions?x=1')).toBe('/v1/chat/completions');
+    expect(routeLabel('/v1/files/file-abc/content')).toBe('/v1/files');
+    expect(routeLabel('/v1/threads/thread_1/runs')).toBe('/v1/threads');
+    expect(routeLabel('/v1/vector_stores/vs_1/files')).toBe('/v1/vector_stores');
+    expect(routeLabel('/v1/realtime?model=gpt-realtime')).toBe('/v1/realtime');
+    expect(routeLabel('/openai/deployments/my-gpt/chat/completions')).toBe('/openai/deployments/{deployment}/chat/completions');
+    expect(routeLabel('/openai/v1/responses')).toBe('/openai/v1/responses');
+    expect(routeLabel('/openai/responses/resp_1')).toBe('/openai/responses');
   });
+});
+
+describe('labels come from bounded sets', () => {
+  it('a path that is no known endpoint is `other`', () => {
+    for (const path of ['/v1/x1', '/v1/chat/x1', '/v1/', '/openai/deployments/d/x1', '/elsewhere']) expect(routeLabel(path), path).toBe('other');
+  });
+
+  it('common statuses as they are, others by class', () => {
+    expect([200, 429, 504, 0].map(statusLabel)).toEqual(['200', '429', '504', '0']);
+    expect([299, 302, 418, 599, 999].map(statusLabel)).toEqual(['2xx', '3xx', '4xx', '5xx', '9xx']);
+  });
+
+  it('models: only upstream-confirmed ones, at most MODEL_LABELS_MAX of them', () => {
+    const m = new Metrics({ processMetrics: false });
+    expect(m.modelLabel('from-a-request-body', 404)).toBe('other');
+    expect(m.modelLabel('gpt-4o-mini', 200)).toBe('gpt-4o-mini');
+    expect(m.modelLabel('gpt-4o-mini', 429)).toBe('gpt-4o-mini'); // confirmed earlier
+    expect(m.modelLabel(undefined, 200)).toBe('');
+    const labels = new Set(Array.from({ length: 10_000 }, (_, i) => m.modelLabel(`echoed-${i}`, 200)));
+    expect(labels.size).toBe(MODEL_LABELS_MAX); // MODEL_LABELS_MAX - 1 echoed names, then `other`
+    expect(labels.has('other')).toBe(true);
+    expect(m.modelLabel('gpt-4o-mini', 200)).toBe('gpt-4o-mini');
+  });
+
+  it('10,000 unique paths and 10,000 unique models add no series to /metrics', async () => {
+    const url = servers.proxy.url;
+    // As OpenAI does, the upstream refuses a model it does not serve.
+    servers.fake.handler = (_req, res, body) => {
+      if (!body.toString().includes('"attack-')) return false;
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.end('{"error":{"message":"The model does not exist","type":"invalid_request_error","param":null,"code":"model_not_found"}}');
+      return true;
+    };
+    const pool = new Pool(url, { connections: 32 });
+    const attack = async (n: number, from: number): Promise<void> => {
+      const one = async (i: number): Promise<void> => {
+        const path = i % 2 === 0 ? `/v1/x${i}` : '/v1/chat/completions';
+        const body = i % 2 === 0 ? undefined : chatBody({ model: `attack-${i}` });
+        const r = await pool.request({ path, method: body ? 'POST' : 'GET', headers: { 'content-type': 'application/json' }, body });
+        await r.body.dump();
+      };
+      for (let i = from; i < from + n; i += 64) await Promise.all(Array.from({ length: Math.min(64, from + n - i) }, (_, k) => one(i + k)));
+    };
+    const series = async (): Promise<number> => (await scrape(url)).families.find((f) => f.name === 'llmtap_requests_total')!.metrics.length;
+    const others = async (): Promise<number> => (await scrape(url)).value('llmtap_requests_total', { model: 'other' });
+    try {
+      const base = await others();
+      await attack(2, 0); // one of each: their series (route `other`, model `other`) exist from now on
+      await eventually(async () => (await others()) === base + 1, 'the first attack counted');
+      const before = await series();
+      await attack(20_000, 2);
+      await eventually(async () => (await others()) === base + 10_001, 'every attack counted', 30_000);
+      expect((await scrape(url)).value('llmtap_requests_total', { route: 'other', status: '404' })).toBeGreaterThanOrEqual(10_001);
+      expect(await series()).toBe(before);
+      expect(before).toBeLessThan(200);
+    } finally {
+      servers.fake.handler = undefined;
+      await pool.close();
+    }
+  }, 120_000);
 });

@@ -6,7 +6,8 @@ import { parseArgs } from 'node:util';
 
 import type { Config } from '../config.js';
 import { OtlpEncoder } from '../export/otlp.js';
-import { postSpans, type Reply, verdictFor } from '../export/post.js';
+import { type Retry, retryDelayMs, sendSplitting } from '../export/policy.js';
+import { postSpans } from '../export/post.js';
 import { type ExportTarget, exportTarget } from '../export/target.js';
 import { importLines, type ImportResult, readLines } from '../phoenix/jsonl.js';
 import type { Span } from '../record/span.js';
@@ -32,29 +33,24 @@ FILE may be - for standard input. Exit code 1 when any line was rejected.
 const ATTEMPTS = 6;
 const BATCH = 500;
 
-/** Sends one batch, retrying what may succeed later (backoff, Retry-After); throws on what never will. */
-async function send(target: ExportTarget, encoder: OtlpEncoder, spans: Span[], timeoutMs: number, attempt = 0): Promise<void> {
-  const again = async (problem: string, afterMs: number | undefined): Promise<void> => {
-    if (attempt + 1 >= ATTEMPTS) throw new Error(`sending to ${target.url.href} failed ${ATTEMPTS} times: ${problem}`);
-    await new Promise((r) => setTimeout(r, afterMs ?? 500 * 2 ** attempt));
-    return send(target, encoder, spans, timeoutMs, attempt + 1);
-  };
-  let reply: Reply;
-  try {
-    reply = await postSpans(target, encoder, spans, { timeoutMs });
-  } catch (err) {
-    return again((err as Error).message, undefined);
+/** Sends one batch, retrying what may succeed later (the export policy's delays); throws on what never will. */
+async function send(target: ExportTarget, encoder: OtlpEncoder, spans: Span[], timeoutMs: number): Promise<void> {
+  let todo = spans;
+  for (let attempt = 0; ; attempt++) {
+    const parts = await sendSplitting(todo, (part) => postSpans(target, encoder, part, { timeoutMs }));
+    todo = [];
+    let retry: Retry | undefined;
+    for (const { items, response } of parts) {
+      if (response.kind === 'rejected' || response.kind === 'too_large') throw new Error(`${target.url.href} refused the spans: ${response.message}`);
+      if (response.kind === 'retry') {
+        retry = response;
+        todo.push(...items);
+      }
+    }
+    if (!retry) return;
+    if (attempt + 1 >= ATTEMPTS) throw new Error(`sending to ${target.url.href} failed ${ATTEMPTS} times: ${retry.message}`);
+    await new Promise((r) => setTimeout(r, retryDelayMs(attempt, retry.retryAfterMs)));
   }
-  const verdict = verdictFor(reply.status);
-  if (verdict === 'delivered') return;
-  const problem = `HTTP ${reply.status}: ${reply.answer}`;
-  if (verdict === 'split' && spans.length > 1) {
-    const half = Math.ceil(spans.length / 2);
-    await send(target, encoder, spans.slice(0, half), timeoutMs);
-    return send(target, encoder, spans.slice(half), timeoutMs);
-  }
-  if (verdict === 'retry') return again(problem, reply.retryAfter);
-  throw new Error(`${target.url.href} refused the spans: ${problem}`);
 }
 
 export async function importCommand(args: string[], config: Config): Promise<number> {

@@ -1,26 +1,26 @@
-// The delivery loop: batches from the outbox to the export target, marked delivered only on a 2xx.
-// Retryable failures (408, 429, 5xx, network) back off exponentially with jitter, honouring
-// Retry-After, for as long as it takes; answers that will never succeed park their batch (413 first
-// splits it). Everything here is asynchronous I/O off the request path.
+// Storage thread. The delivery loop: batches from the outbox to the export target, marked delivered only
+// when it accepted them. What the policy (policy.ts) says to retry is retried for as long as it takes,
+// one request at a time and at most one a second; answers that will never succeed park their spans (a
+// batch refused as too large is first split, down to single spans). Everything here is asynchronous I/O
+// off the request path. The request itself is a function given to it, so the loop is tested alone.
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import type { Span } from '../record/span.js';
+import { approximateSize, type Span } from '../record/span.js';
 import type { DB } from '../store/db.js';
 import { Outbox } from '../store/outbox.js';
 import type { StoredSpan } from '../store/spans.js';
-import type { OtlpEncoder } from './otlp.js';
-import { postSpans, type Reply, verdictFor } from './post.js';
-import type { ExportTarget } from './target.js';
+import { type ExportResponse, type Failed, type Part, type Retry, retryDelayMs, sendSplitting } from './policy.js';
 
-const BACKOFF_BASE_MS = 500;
-const BACKOFF_MAX_MS = 30_000;
+/** Sends spans to the export target; throws only when `signal` cancelled it (shutdown). */
+export type PostSpans = (spans: readonly Span[], signal: AbortSignal) => Promise<ExportResponse>;
 
 export interface DeliveryOptions {
+  /** The target's URL, for logs and /readyz. */
+  target: string;
   batchSize: number;
   intervalMs: number;
   concurrency: number;
   maxBacklog: number;
-  timeoutMs: number;
   log: Logger;
   metrics: Metrics;
   /** While this says storage is behind, export waits: spans are safe in the outbox, and the CPU goes to storing them. */
@@ -38,12 +38,14 @@ export interface ExportHealth {
   target: string;
 }
 
-/** Just-stored spans kept in memory so the common case never reads them back from SQLite. */
+/** Just-stored spans kept in memory so the common case never reads them back from SQLite: at most this many, and this much text. */
 const FRESH_MAX = 20_000;
+const FRESH_MAX_BYTES = 32 * 1024 * 1024;
 
 export class Delivery {
   #outbox: Outbox | undefined;
   readonly #fresh = new Map<number, Span>();
+  #freshBytes = 0;
   readonly #claimed = new Set<number>();
   readonly #abort = new AbortController();
   #inFlight = 0;
@@ -56,8 +58,7 @@ export class Delivery {
   #idleWaiters: (() => void)[] = [];
 
   constructor(
-    private readonly target: ExportTarget,
-    private readonly encoder: OtlpEncoder,
+    private readonly post: PostSpans,
     private readonly db: () => DB,
     private readonly opts: DeliveryOptions,
   ) {
@@ -72,30 +73,44 @@ export class Delivery {
 
   /** The writer committed spans: keep them at hand, and send at once when a full batch is waiting. */
   stored(spans: readonly StoredSpan[]): void {
-    for (const { seq, span } of spans) this.#fresh.set(seq, span);
+    for (const { seq, span } of spans) {
+      this.#fresh.set(seq, span);
+      this.#freshBytes += approximateSize(span);
+    }
     // Past the bound (the target is down or slow), the oldest are read back from SQLite when their turn comes.
     for (const seq of this.#fresh.keys()) {
-      if (this.#fresh.size <= FRESH_MAX) break;
-      this.#fresh.delete(seq);
+      if (this.#fresh.size <= FRESH_MAX && this.#freshBytes <= FRESH_MAX_BYTES) break;
+      this.#forget(seq);
     }
     this.#storedSinceSend += spans.length;
     if (this.#storedSinceSend >= this.opts.batchSize) this.#pump();
   }
 
+  #forget(seq: number): void {
+    const span = this.#fresh.get(seq);
+    if (!span) return;
+    this.#freshBytes -= approximateSize(span);
+    this.#fresh.delete(seq);
+  }
+
   /** For /readyz: the exporter's state (never a reason to be unready: Phoenix may be down). */
   health(): ExportHealth {
     const { pending, parked } = this.#store().counts();
-    return { ok: !this.#problem, detail: this.#problem ?? 'ok', pending, parked, target: this.target.url.href };
+    return { ok: !this.#problem, detail: this.#problem ?? 'ok', pending, parked, target: this.opts.target };
   }
 
-  /** Last delivery attempts at shutdown, until the outbox is empty or the deadline passes. */
-  async close(deadline: number): Promise<void> {
+  /** Last delivery attempts at shutdown, until the outbox is empty or the deadline (epoch ms; it may come forward) passes. */
+  async close(deadline: () => number): Promise<void> {
     clearInterval(this.#tick);
     clearTimeout(this.#wake);
     this.#retryAt = 0;
-    while (Date.now() < deadline && (this.#inFlight > 0 || this.#store().counts().pending > 0)) {
+    const waiting = this.#store().counts().pending;
+    if (waiting > 0 && Date.now() < deadline()) {
+      this.opts.log.info({ waiting, target: this.opts.target, forMs: deadline() - Date.now() }, 'shutdown: sending the spans waiting for export');
+    }
+    while (Date.now() < deadline() && (this.#inFlight > 0 || this.#store().counts().pending > 0)) {
       this.#pump();
-      await new Promise((r) => setTimeout(r, Math.min(50, Math.max(1, deadline - Date.now()))));
+      await new Promise((r) => setTimeout(r, Math.min(50, Math.max(1, deadline() - Date.now()))));
     }
     this.#abort.abort();
     while (this.#inFlight > 0) await new Promise<void>((r) => this.#idleWaiters.push(r));
@@ -134,7 +149,9 @@ export class Delivery {
   #pump(): void {
     if (this.#abort.signal.aborted) return; // shut down
     if (this.opts.storageBehind()) return; // the next tick tries again
-    while (this.#inFlight < this.opts.concurrency && Date.now() >= this.#retryAt) {
+    // While the target fails, one request at a time finds out whether it is back.
+    const concurrency = this.#attempt > 0 ? 1 : this.opts.concurrency;
+    while (this.#inFlight < concurrency && Date.now() >= this.#retryAt) {
       let batch: Batch;
       try {
         batch = this.#store().next(this.opts.batchSize, this.#claimed, this.#fresh);
@@ -156,67 +173,66 @@ export class Delivery {
   }
 
   async #send(batch: Batch): Promise<void> {
-    const seqs = batch.map((b) => b.seq);
-    let reply: Reply;
+    let parts: Part<StoredSpan>[];
     try {
-      reply = await postSpans(
-        this.target,
-        this.encoder,
-        batch.map((b) => b.span),
-        { timeoutMs: this.opts.timeoutMs, signal: this.#abort.signal },
-      );
+      parts = await sendSplitting(batch, async (part) => {
+        const response = await this.post(
+          part.map((b) => b.span),
+          this.#abort.signal,
+        );
+        if (response.kind !== 'delivered') this.opts.metrics.exportFailures.inc({ reason: response.reason });
+        return response;
+      });
     } catch (err) {
-      if (this.#abort.signal.aborted) return;
-      const reason = (err as { code?: string }).code ?? 'network';
-      return this.#retryLater(reason, `${reason}: ${(err as Error).message}`, undefined);
+      if (this.#abort.signal.aborted) return; // shut down
+      throw err;
     }
-    const { status, answer, retryAfter } = reply;
-
-    switch (verdictFor(status)) {
-      case 'delivered':
-        this.#outbox?.delivered(seqs);
-        for (const seq of seqs) this.#fresh.delete(seq);
-        this.opts.metrics.exportSent.inc(seqs.length);
-        if (this.#problem) this.opts.log.info({ target: this.target.url.href }, 'export target reachable again');
-        this.#attempt = 0;
-        this.#problem = undefined;
-        return;
-      case 'retry':
-        return this.#retryLater(String(status), `HTTP ${status}: ${answer}`, retryAfter);
-      case 'split':
-        this.opts.metrics.exportFailures.inc({ reason: '413' });
-        if (batch.length > 1) {
-          const half = Math.ceil(batch.length / 2);
-          await this.#send(batch.slice(0, half));
-          await this.#send(batch.slice(half));
-          return;
-        }
-        return this.#park(batch, status, answer);
-      case 'park':
-        this.opts.metrics.exportFailures.inc({ reason: String(status) });
-        return this.#park(batch, status, answer);
+    const refused: [Batch, Failed][] = [];
+    let retry: Retry | undefined;
+    for (const { items, response } of parts) {
+      if (response.kind === 'delivered') this.#delivered(items);
+      // What got a retry answer (or was not sent after one) stays waiting for the next attempt.
+      else if (response.kind === 'retry') retry = response;
+      else refused.push([items, response]);
     }
+    this.#park(refused);
+    if (retry) this.#retryLater(retry);
   }
 
-  #park(batch: Batch, status: number, answer: string): void {
-    const reason = `HTTP ${status}: ${answer || '(no body)'}`;
+  #delivered(batch: Batch): void {
     const seqs = batch.map((b) => b.seq);
-    this.#outbox?.park(seqs, reason);
-    for (const seq of seqs) this.#fresh.delete(seq);
-    this.opts.metrics.exportParked.inc(batch.length);
+    this.#outbox?.delivered(seqs);
+    for (const seq of seqs) this.#forget(seq);
+    this.opts.metrics.exportSent.inc(seqs.length);
+    if (this.#problem) this.opts.log.info({ target: this.opts.target }, 'export target reachable again');
+    this.#attempt = 0;
+    this.#problem = undefined;
+  }
+
+  /** Sets aside what the target refused for good, with one log line for the lot. */
+  #park(refused: [Batch, Failed][]): void {
+    if (refused.length === 0) return;
+    let spans = 0;
+    for (const [batch, response] of refused) {
+      const seqs = batch.map((b) => b.seq);
+      this.#outbox?.park(seqs, response.message);
+      for (const seq of seqs) this.#forget(seq);
+      spans += seqs.length;
+    }
+    this.opts.metrics.exportParked.inc(spans);
     this.opts.log.error(
-      { status, answer, spans: batch.length, target: this.target.url.href },
+      { spans, answers: [...new Set(refused.map(([, r]) => r.message))], target: this.opts.target },
       'export rejected: spans parked (they stay stored; `llmtap outbox retry` sends them again)',
     );
   }
 
-  #retryLater(reason: string, problem: string, retryAfter: number | undefined): void {
-    this.opts.metrics.exportFailures.inc({ reason });
-    const backoff = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** this.#attempt++);
-    const delay = retryAfter ?? backoff / 2 + Math.random() * (backoff / 2); // "equal jitter"
+  #retryLater(response: Retry): void {
+    const delay = retryDelayMs(this.#attempt++, response.retryAfterMs);
     this.#retryAt = Date.now() + delay;
-    if (this.#problem !== problem) this.opts.log.warn({ problem, retryInMs: Math.round(delay), target: this.target.url.href }, 'export failed: will retry');
-    this.#problem = problem;
+    if (this.#problem !== response.message) {
+      this.opts.log.warn({ problem: response.message, retryInMs: Math.round(delay), target: this.opts.target }, 'export failed: will retry');
+    }
+    this.#problem = response.message;
     clearTimeout(this.#wake);
     this.#wake = setTimeout(() => this.#pump(), delay);
     this.#wake.unref();

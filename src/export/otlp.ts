@@ -21,11 +21,21 @@ export interface ResourceOptions {
   scope: { name: string; version: string };
 }
 
+/** Projects whose resource is kept between requests; the least recently used beyond are made again when needed. */
+const RESOURCES_MAX = 1000;
+
 /** Encodes spans as one request, with one resource per Phoenix project. */
 export class OtlpEncoder {
+  // In least-recently-used order (a Map keeps insertion order): the project comes from a request
+  // header, so there may be any number of them.
   readonly #resources = new Map<string, Resource>();
 
   constructor(private readonly opts: ResourceOptions) {}
+
+  /** Projects whose resource is kept. */
+  get cachedProjects(): number {
+    return this.#resources.size;
+  }
 
   encode(spans: readonly Span[]): Uint8Array {
     return ProtobufTraceSerializer.serializeRequest(spans.map((s) => this.#readable(s)))!;
@@ -34,10 +44,12 @@ export class OtlpEncoder {
   // One Resource object per project: the serializer groups spans by resource identity.
   #resource(project: string): Resource {
     let r = this.#resources.get(project);
-    if (!r) {
+    if (r) this.#resources.delete(project);
+    else {
       r = resourceFromAttributes({ ...this.opts.attributes, 'service.name': this.opts.serviceName, [SEMRESATTRS_PROJECT_NAME]: project });
-      this.#resources.set(project, r);
+      if (this.#resources.size >= RESOURCES_MAX) this.#resources.delete(this.#resources.keys().next().value!);
     }
+    this.#resources.set(project, r);
     return r;
   }
 

@@ -17,11 +17,20 @@ const withTracesPath = (base: URL): URL => {
 
 /** The export target, or undefined when none of the endpoint variables is set (export off). */
 export function exportTarget(c: Config): ExportTarget | undefined {
-  const url = c.phoenixEndpoint ? withTracesPath(c.phoenixEndpoint) : (c.otlpTracesEndpoint ?? (c.otlpEndpoint && withTracesPath(c.otlpEndpoint)));
-  if (!url) return undefined;
+  const endpoint = c.phoenixEndpoint ? withTracesPath(c.phoenixEndpoint) : (c.otlpTracesEndpoint ?? (c.otlpEndpoint && withTracesPath(c.otlpEndpoint)));
+  if (!endpoint) return undefined;
+  const url = new URL(endpoint);
   const headers: Record<string, string> = {};
   for (const list of [c.otlpHeaders, c.otlpTracesHeaders, c.phoenixHeaders]) {
     for (const [k, v] of Object.entries(list)) headers[k.toLowerCase()] = v;
+  }
+  // Credentials in the URL (https://user:pass@host) become basic auth, and leave the URL, which is logged
+  // and shown on /readyz. An explicit Authorization header wins over them, and they over the API key.
+  if (url.username || url.password) {
+    const credentials = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+    headers.authorization ??= `Basic ${Buffer.from(credentials).toString('base64')}`;
+    url.username = '';
+    url.password = '';
   }
   // As Phoenix's own clients do: an explicit Authorization header wins over the API key.
   if (c.phoenixApiKey && !headers.authorization) headers.authorization = `Bearer ${c.phoenixApiKey}`;

@@ -4,6 +4,7 @@
 // rewrite it, the one sanctioned edit (usage injection), kept apart so that watching stays provably inert.
 import type { IncomingMessage } from 'node:http';
 
+import type { Hold } from '../memory-budget.js';
 import type { ErrorInfo } from './errors.js';
 
 /** How an exchange ended, from the client's point of view. */
@@ -41,8 +42,11 @@ export interface ExchangeWatcher {
 
 /** Alters an exchange: the request sent upstream and, through a filter, the bytes the client receives. */
 export interface ExchangeRewriter {
-  /** May edit the upstream request headers in place (e.g. `traceparent`); returns the body to send. */
-  request(headers: string[], body: Buffer): Buffer;
+  /**
+   * May edit the upstream request headers in place (e.g. `traceparent`); returns the body to send.
+   * `body` is undefined when the request streams upstream (larger than what is held).
+   */
+  request(headers: string[], body: Buffer | undefined): Buffer | undefined;
   /** When the response starts: the filter the client's bytes then pass through, if any. */
   response?(status: number, rawHeaders: readonly string[]): ResponseFilter | undefined;
 }
@@ -64,5 +68,9 @@ export interface ExchangeTap {
 export interface ExchangeObserver {
   /** Header names (lower case) llmtap consumes itself and never forwards upstream. */
   isOwnHeader(name: string): boolean;
-  begin(req: IncomingMessage, body: Buffer, startNs: bigint): ExchangeTap;
+  /**
+   * `body`: the request body, or (when it streams upstream) what was held of it before; `hold`: the
+   * exchange's share of the memory budget, for whatever the tap keeps.
+   */
+  begin(req: IncomingMessage, body: Buffer, startNs: bigint, hold: Hold): ExchangeTap;
 }

@@ -2,10 +2,12 @@
 // with the response piped back chunk by chunk on Node's own objects (no web streams). Observers see the
 // exchange through an ExchangeTap (exchange.ts), which never holds up a byte.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { PassThrough } from 'node:stream';
 
 import { type Dispatcher, Pool } from 'undici';
 
 import { nowNs } from '../clock.js';
+import type { Hold, MemoryBudget } from '../memory-budget.js';
 import { bodyTooLarge, ClientAbortError, errorInfo, failureBeforeHeaders, sendFailure } from './errors.js';
 import type { ExchangeObserver, ExchangeResult, ExchangeTap, Outcome, ResponseFilter } from './exchange.js';
 import { clientResponseHeaders, rawHeader, rawToStrings, upstreamRequestHeaders } from './headers.js';
@@ -13,6 +15,8 @@ import { clientResponseHeaders, rawHeader, rawToStrings, upstreamRequestHeaders 
 export interface ForwardOptions {
   upstreamUrl: URL;
   maxBodyBytes: number;
+  /** Most of a request body held before forwarding (what a span keeps of it); past it the body streams. */
+  captureMaxBytes: number;
   connectTimeoutMs: number;
   headersTimeoutMs: number;
   bodyTimeoutMs: number;
@@ -29,7 +33,11 @@ export class Forwarder {
   #inFlight = 0;
   #idleWaiters: (() => void)[] = [];
 
-  constructor(opts: ForwardOptions, observer: ExchangeObserver) {
+  constructor(
+    opts: ForwardOptions,
+    observer: ExchangeObserver,
+    private readonly budget: MemoryBudget,
+  ) {
     this.#opts = opts;
     this.#observer = observer;
     this.#pathPrefix = upstreamPrefix(opts.upstreamUrl);
@@ -61,7 +69,7 @@ export class Forwarder {
 
   handle(req: IncomingMessage, res: ServerResponse): void {
     this.#inFlight++;
-    new ExchangeHandler(req, res, this.#opts, this.#pool, this.#pathPrefix, this.#observer, () => this.#finished()).start();
+    new ExchangeHandler(req, res, this.#opts, this.#pool, this.#pathPrefix, this.#observer, this.budget.hold(), () => this.#finished()).start();
   }
 
   #finished(): void {
@@ -85,6 +93,9 @@ class ExchangeHandler implements Dispatcher.DispatchHandler {
   #error: Error | undefined;
   #ended = false;
   #awaitingDrain = false;
+  /** The request body streaming upstream, when it was larger than what is held. */
+  #upload: PassThrough | undefined;
+  #uploadTooLarge = false;
 
   constructor(
     private readonly req: IncomingMessage,
@@ -93,6 +104,7 @@ class ExchangeHandler implements Dispatcher.DispatchHandler {
     private readonly pool: Pool,
     private readonly pathPrefix: string,
     private readonly observer: ExchangeObserver,
+    private readonly hold: Hold,
     private readonly onFinished: () => void,
   ) {}
 
@@ -106,12 +118,14 @@ class ExchangeHandler implements Dispatcher.DispatchHandler {
     this.#readBody();
   }
 
-  // Request bodies are read whole (bounded by LLMTAP_MAX_BODY_BYTES) before forwarding: they are small
-  // for LLM calls, arrive in one loopback read from a sidecar's app, and the recorder needs their exact
-  // bytes. Responses, which are the long part, stream.
+  // Request bodies are read whole before forwarding: they are small for LLM calls, arrive in one loopback
+  // read from a sidecar's app, and the recorder needs their exact bytes. Past what a span keeps of them
+  // (LLMTAP_CAPTURE_MAX_BYTES), or past the memory budget, a body streams upstream instead, after what
+  // was held. Responses, which are the long part, always stream.
   #readBody(): void {
     const { req } = this;
-    const chunks: Buffer[] = [];
+    const held: Buffer[] = [];
+    let heldBytes = 0;
     const onData = (chunk: Buffer): void => {
       this.#bytesIn += chunk.length;
       if (this.#bytesIn > this.opts.maxBodyBytes) {
@@ -120,21 +134,52 @@ class ExchangeHandler implements Dispatcher.DispatchHandler {
         this.#reject();
         return;
       }
-      chunks.push(chunk);
+      const keep = Math.min(chunk.length, this.opts.captureMaxBytes - heldBytes);
+      if (keep === chunk.length && this.hold.take(keep)) {
+        held.push(chunk);
+        heldBytes += keep;
+        return;
+      }
+      req.off('data', onData);
+      req.off('end', onEnd);
+      const part = keep > 0 && this.hold.take(keep) ? keep : 0;
+      this.#stream(Buffer.concat([...held, chunk.subarray(0, part)], heldBytes + part), chunk.subarray(part));
+    };
+    const onEnd = (): void => {
+      if (this.#outcome === 'rejected' || this.res.destroyed) return;
+      this.#dispatch(held.length === 1 ? held[0]! : Buffer.concat(held, heldBytes));
     };
     req.on('data', onData);
-    req.once('end', () => {
-      if (this.#outcome === 'rejected' || this.res.destroyed) return;
-      this.#dispatch(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, this.#bytesIn));
-    });
+    req.once('end', onEnd);
     req.on('error', () => {}); // an aborted upload shows up as the response's 'close'
   }
 
-  #dispatch(body: Buffer): void {
+  /** Forwards what was held, then the rest of the body as it arrives (with backpressure). */
+  #stream(held: Buffer, rest: Buffer): void {
+    const { req } = this;
+    const upload = (this.#upload = new PassThrough());
+    upload.on('error', () => {}); // undici reports it
+    upload.write(held);
+    if (rest.length > 0) upload.write(rest);
+    req.on('data', (chunk: Buffer) => {
+      this.#bytesIn += chunk.length;
+      if (this.#bytesIn > this.opts.maxBodyBytes && !this.#uploadTooLarge) {
+        this.#uploadTooLarge = true;
+        req.unpipe(upload);
+        upload.destroy(new Error('request body exceeds LLMTAP_MAX_BODY_BYTES'));
+      }
+    });
+    req.pipe(upload);
+    this.#dispatch(held, upload);
+  }
+
+  /** `upload`: the body streams from there, starting with `body` (what was held of it). */
+  #dispatch(body: Buffer, upload?: PassThrough): void {
     const { req } = this;
     const headers = upstreamRequestHeaders(req.rawHeaders, (name) => this.observer.isOwnHeader(name));
-    this.#tap = this.observer.begin(req, body, this.#startNs);
-    const sent = this.#tap.rewrite?.request(headers, body) ?? body;
+    this.#tap = this.observer.begin(req, body, this.#startNs, this.hold);
+    const rewritten = this.#tap.rewrite?.request(headers, upload ? undefined : body);
+    const sent = rewritten ?? body;
     const method = req.method ?? 'GET';
     try {
       this.pool.dispatch(
@@ -142,7 +187,7 @@ class ExchangeHandler implements Dispatcher.DispatchHandler {
           method,
           path: this.pathPrefix + (req.url ?? '/'),
           headers,
-          body: sent.length > 0 || !(method === 'GET' || method === 'HEAD') ? sent : null,
+          body: upload ?? (sent.length > 0 || !(method === 'GET' || method === 'HEAD') ? sent : null),
         },
         this,
       );
@@ -161,7 +206,7 @@ class ExchangeHandler implements Dispatcher.DispatchHandler {
 
   /** Requests that never reached the point of forwarding are still reported to the observer. */
   #tapWithoutBody(): ExchangeTap {
-    return (this.#tap ??= this.observer.begin(this.req, EMPTY, this.#startNs));
+    return (this.#tap ??= this.observer.begin(this.req, EMPTY, this.#startNs, this.hold));
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
@@ -217,6 +262,7 @@ class ExchangeHandler implements Dispatcher.DispatchHandler {
   onResponseError(_controller: Dispatcher.DispatchController | undefined, err: Error): void {
     const { res } = this;
     if (this.#outcome === 'client_aborted') return;
+    if (this.#uploadTooLarge && !res.headersSent) return this.#reject();
     this.#error = err;
     if (!res.headersSent) {
       this.#outcome = 'upstream_failed';
@@ -256,5 +302,13 @@ class ExchangeHandler implements Dispatcher.DispatchHandler {
     if (this.#error) result.error = errorInfo(this.#error);
     this.onFinished();
     this.#tapWithoutBody().watch.end(result);
+    this.hold.release();
+    // An upload the upstream stopped reading (it answered first): the rest is read and dropped, so the
+    // client's connection is free again.
+    if (this.#upload && !this.req.complete) {
+      this.req.unpipe(this.#upload);
+      this.#upload.destroy();
+      this.req.resume();
+    }
   }
 }

@@ -6,7 +6,7 @@ import type { MaskConfig } from '../config.js';
 import { isObject, type Json } from '../json.js';
 import type { Captured, CapturedExchange } from './capture.js';
 import type { RequestContext } from './context.js';
-import { bufferOf, decoded } from './decode.js';
+import { bufferOf } from './decode.js';
 import type { Endpoint, StreamOutcome } from './endpoints/endpoint.js';
 import { ENDPOINTS } from './endpoints/index.js';
 import { type Failure, httpFailure, transportFailure } from './failure.js';
@@ -29,6 +29,7 @@ export interface AssembleOptions {
   mask: MaskConfig;
 }
 
+/** The span of an exchange whose response is as the client's library reads it (decode.ts: plainResponse). */
 export function assembleSpan(exchange: CapturedExchange, opts: AssembleOptions): Span {
   const { ctx, result } = exchange;
   const route = routeFor(exchange.method, exchange.url);
@@ -47,7 +48,7 @@ export function assembleSpan(exchange: CapturedExchange, opts: AssembleOptions):
     attrs[LLMTAP.HTTP_METHOD] = result.method;
     attrs[LLMTAP.URL_PATH] = route.path;
   }
-  const response = exchange.response && decoded(exchange.response, exchange.contentEncoding, opts.captureMaxBytes);
+  const response = exchange.response;
 
   let failure = transportFailure(result);
   let stream: StreamOutcome = {};

@@ -1,14 +1,20 @@
 // Server thread. A bounded copy of response bytes for the recorder. Each chunk the client was sent is
 // appended to buffers of the exchange's own (a small copy, after the write) with the time it was
-// written: holding the chunks themselves would pin the larger socket buffers they are views into. At
-// the end the exchange travels to the storage thread (as a CapturedExchange), where it is parsed. A
-// WebSocket session's messages are kept the same way, whole (realtime/capture.ts).
+// written: holding the chunks themselves would pin the larger socket buffers they are views into. Each
+// block is taken from the memory budget (at the cost of a recorded byte): when it is spent, the capture
+// stops there, marked truncated. At the end the exchange travels to the storage thread (as a
+// CapturedExchange), blocks and all (no copy), where it is parsed. A WebSocket session's messages are
+// kept the same way, whole (realtime/capture.ts).
+import { type Hold, RECORDED_BYTE_COST } from '../memory-budget.js';
 import type { ExchangeResult } from '../proxy/exchange.js';
 import type { RequestContext } from './context.js';
 
-/** Captured bytes as they travel to the storage thread: one buffer, with each chunk's length and write time. */
+/** Captured bytes as they travel to the storage thread: in blocks, with each chunk's length and write time. */
 export interface Captured {
-  bytes: Uint8Array;
+  /** The bytes, in order (the last block may be a view of the start of a larger one). */
+  blocks: Uint8Array[];
+  /** How many bytes the blocks hold. */
+  size: number;
   lengths: number[];
   /** When the first chunk was written (ns since the epoch)… */
   firstNs: bigint;
@@ -31,25 +37,34 @@ export function exactCopy(chunks: readonly Uint8Array[], total: number): Uint8Ar
   return out;
 }
 
-const BLOCK = 8192;
+// Blocks grow from 8 KiB, doubling up to 1 MiB: a small answer wastes at most 8 KiB, and a large one
+// travels in a few buffers. A block's pages are only touched as bytes are written into it.
+const FIRST_BLOCK = 8192;
+const LARGEST_BLOCK = 1024 * 1024;
 
 export class Capture {
-  // Fixed-size blocks: no reallocation, and at most one block of slack per exchange.
   readonly #blocks: Uint8Array[] = [];
-  #used = BLOCK;
+  /** Bytes in the blocks so far, and room the blocks have in all. */
+  #bytes = 0;
+  #capacity = 0;
+  /** Where the next byte goes: a block, and an offset in it. */
+  #block = 0;
+  #offset = 0;
   readonly #lengths: number[] = [];
   readonly #offsets: number[] = [];
   #firstNs = 0n;
-  #bytes = 0;
   #truncated = false;
 
-  constructor(private readonly limit: number) {}
+  constructor(
+    private readonly limit: number,
+    private readonly hold: Hold,
+  ) {}
 
-  /** A chunk of a byte stream: past the limit, the part that fits, then nothing more. */
+  /** A chunk of a byte stream: past the limit or the budget, the part that fits, then nothing more. */
   add(chunk: Uint8Array, atNs: bigint): void {
     if (this.#truncated) return;
-    const room = this.limit - this.#bytes;
-    if (chunk.length > room) {
+    const room = this.#makeRoom(Math.min(chunk.length, this.limit - this.#bytes));
+    if (room < chunk.length) {
       this.#truncated = true;
       if (room === 0) return;
       chunk = chunk.subarray(0, room);
@@ -62,7 +77,7 @@ export class Capture {
   addWhole(parts: readonly Uint8Array[], atNs: bigint): boolean {
     let length = 0;
     for (const p of parts) length += p.length;
-    if (length > this.limit - this.#bytes) {
+    if (length > this.limit - this.#bytes || this.#makeRoom(length) < length) {
       this.#truncated = true;
       return false;
     }
@@ -75,26 +90,43 @@ export class Capture {
     if (this.#lengths.length === 0) this.#firstNs = atNs;
     this.#lengths.push(length);
     this.#offsets.push(Number(atNs - this.#firstNs));
-    this.#bytes += length;
   }
 
   #copy(chunk: Uint8Array): void {
     for (let at = 0; at < chunk.length;) {
-      if (this.#used === BLOCK) {
-        this.#blocks.push(new Uint8Array(BLOCK));
-        this.#used = 0;
+      if (this.#offset === this.#blocks[this.#block]!.length) {
+        this.#block++;
+        this.#offset = 0;
       }
-      const n = Math.min(BLOCK - this.#used, chunk.length - at);
-      this.#blocks.at(-1)!.set(chunk.subarray(at, at + n), this.#used);
-      this.#used += n;
+      const block = this.#blocks[this.#block]!;
+      const n = Math.min(block.length - this.#offset, chunk.length - at);
+      block.set(chunk.subarray(at, at + n), this.#offset);
+      this.#offset += n;
+      this.#bytes += n;
       at += n;
     }
   }
 
+  /** Adds blocks, taken from the memory budget, until `wanted` more bytes fit; returns how many do. */
+  #makeRoom(wanted: number): number {
+    while (this.#capacity - this.#bytes < wanted) {
+      const size = Math.min(LARGEST_BLOCK, Math.max(FIRST_BLOCK, this.#capacity), this.limit - this.#capacity);
+      if (!this.hold.take(size * RECORDED_BYTE_COST)) break;
+      this.#blocks.push(new Uint8Array(size));
+      this.#capacity += size;
+    }
+    return Math.min(wanted, this.#capacity - this.#bytes);
+  }
+
   seal(): Captured {
-    const last = this.#blocks.length - 1;
-    const parts = this.#blocks.map((b, i) => (i === last ? b.subarray(0, this.#used) : b));
-    return { bytes: exactCopy(parts, this.#bytes), lengths: this.#lengths, firstNs: this.#firstNs, offsets: this.#offsets, truncated: this.#truncated };
+    const blocks: Uint8Array[] = [];
+    let left = this.#bytes;
+    for (const b of this.#blocks) {
+      if (left === 0) break;
+      blocks.push(left < b.length ? b.subarray(0, left) : b);
+      left -= Math.min(left, b.length);
+    }
+    return { blocks, size: this.#bytes, lengths: this.#lengths, firstNs: this.#firstNs, offsets: this.#offsets, truncated: this.#truncated };
   }
 }
 
@@ -106,6 +138,8 @@ export interface CapturedExchange {
   /** The request body, up to the capture limit (`requestBytes` says how long it was). */
   requestBody: Uint8Array;
   requestBytes: number;
+  /** Bytes of the memory budget these buffers hold; whoever drops them gives them back. */
+  heldBytes: number;
   result: ExchangeResult;
   contentType: string;
   contentEncoding?: string;

@@ -1,39 +1,82 @@
-// Storage thread. A captured response read back: its chunks with the time each was written, its bytes
-// as one buffer, and its body decompressed the way the client's library reads it.
-import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
+// Storage thread. A captured response read back: its bytes as one buffer, its chunks with the time each
+// was written, and its body decompressed the way the client's library reads it.
+import type { Transform } from 'node:stream';
+import { constants, createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 
 import type { Captured } from './capture.js';
 
-/** The captured chunks again, each with the time it was written. */
+/** The captured bytes as one buffer (a view when they are in one block). */
+export function bufferOf(c: Captured): Buffer {
+  if (c.blocks.length !== 1) return Buffer.concat(c.blocks, c.size);
+  const b = c.blocks[0]!;
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+}
+
+/** The captured chunks again, each with the time it was written (copied only when one spans two blocks). */
 export function* chunksOf(c: Captured): Generator<[Buffer, bigint]> {
-  let at = c.bytes.byteOffset;
+  let block = 0;
+  let at = 0;
   for (let i = 0; i < c.lengths.length; i++) {
-    yield [Buffer.from(c.bytes.buffer, at, c.lengths[i]), c.firstNs + BigInt(c.offsets[i]!)];
-    at += c.lengths[i]!;
+    const parts: Buffer[] = [];
+    for (let left = c.lengths[i]!; left > 0;) {
+      const b = c.blocks[block]!;
+      const n = Math.min(left, b.length - at);
+      parts.push(Buffer.from(b.buffer, b.byteOffset + at, n));
+      left -= n;
+      at += n;
+      if (at === b.length) {
+        block++;
+        at = 0;
+      }
+    }
+    yield [parts.length === 1 ? parts[0]! : Buffer.concat(parts), c.firstNs + BigInt(c.offsets[i]!)];
   }
 }
 
-export const bufferOf = (c: Captured): Buffer => Buffer.from(c.bytes.buffer, c.bytes.byteOffset, c.bytes.byteLength);
-
-const DECODERS: Record<string, ((b: Buffer, o: { maxOutputLength: number }) => Buffer) | undefined> = {
-  gzip: gunzipSync,
-  'x-gzip': gunzipSync,
-  deflate: inflateSync,
-  br: brotliDecompressSync,
+// Decoders that give what they can of a cut stream (a capture may end mid-stream) instead of failing.
+const DECODERS: Record<string, (() => Transform) | undefined> = {
+  gzip: () => createGunzip({ finishFlush: constants.Z_SYNC_FLUSH }),
+  'x-gzip': () => createGunzip({ finishFlush: constants.Z_SYNC_FLUSH }),
+  deflate: () => createInflate({ finishFlush: constants.Z_SYNC_FLUSH }),
+  br: () => createBrotliDecompress({ finishFlush: constants.BROTLI_OPERATION_FLUSH }),
 };
 
 /**
- * The captured bytes as the client's library will read them: decompressed when the upstream compressed
- * them (the client got them compressed, as sent). A compressed stream's events all take the time of
- * its first chunk. Undecodable bodies are returned as captured.
+ * The captured response as the client's library reads it: decompressed (into one buffer) when the
+ * upstream compressed it (the client got it compressed, as sent), up to `limit` bytes of text — past
+ * it, or where the compressed bytes stop making sense, it is what was decoded so far, marked truncated.
+ * A compressed stream's events all take the time of its first chunk.
  */
-export function decoded(c: Captured, contentEncoding: string | undefined, limit: number): Captured {
-  const decode = contentEncoding ? DECODERS[contentEncoding.trim().toLowerCase()] : undefined;
-  if (!decode || c.bytes.length === 0) return c;
-  try {
-    const plain = decode(bufferOf(c), { maxOutputLength: limit });
-    return { bytes: plain, lengths: [plain.length], firstNs: c.firstNs, offsets: [0], truncated: c.truncated };
-  } catch {
-    return c;
-  }
+export async function plainResponse(c: Captured, contentEncoding: string | undefined, limit: number): Promise<Captured> {
+  const decoder = contentEncoding ? DECODERS[contentEncoding.trim().toLowerCase()] : undefined;
+  if (!decoder || c.size === 0) return c;
+  const { bytes, cut } = await decompress(bufferOf(c), decoder(), limit);
+  return { blocks: [bytes], size: bytes.length, lengths: [bytes.length], firstNs: c.firstNs, offsets: [0], truncated: c.truncated || cut };
+}
+
+/** Up to `limit` bytes of `input` decoded; `cut` when there was more, or the rest could not be decoded. */
+function decompress(input: Buffer, z: Transform, limit: number): Promise<{ bytes: Buffer; cut: boolean }> {
+  return new Promise((resolve) => {
+    const parts: Buffer[] = [];
+    let size = 0;
+    let settled = false;
+    const done = (cut: boolean): void => {
+      if (settled) return;
+      settled = true;
+      z.destroy();
+      resolve({ bytes: Buffer.concat(parts, size), cut });
+    };
+    z.on('data', (d: Buffer) => {
+      if (size + d.length > limit) {
+        parts.push(d.subarray(0, limit - size));
+        size = limit;
+        return done(true);
+      }
+      parts.push(d);
+      size += d.length;
+    });
+    z.on('end', () => done(false));
+    z.on('error', () => done(true));
+    z.end(input);
+  });
 }

@@ -1,6 +1,9 @@
 // Storage thread. OpenInference's masking variables, with the meanings of the Python and JS instrumentations combined
 // (neither implements the whole set, and both read the environment themselves, which llmtap leaves to
-// config.ts). Rules are tried in order on the flat keys; the first that matches decides.
+// config.ts), extended to every place a request's text reaches: embedded texts, and the instructions,
+// tools and predicted output that the invocation parameters carry. Rules are tried in order on the flat
+// keys; the first that matches decides. Masking fails closed: a value it cannot look into (a body nested
+// too deep to walk, text that is not the JSON it should be) is dropped, never kept as it came.
 import { AUDIO_TRANSCRIPT, OpenInferenceSpanKind, SemanticConventions as SC } from '@arizeai/openinference-semantic-conventions';
 
 import type { MaskConfig } from '../config.js';
@@ -22,12 +25,14 @@ const isLongBase64Image = (v: AttributeValue, max: number): boolean =>
 
 /** `embedding`: the attributes are an embedding span's, whose `input.value` is the embedded texts. */
 function rule(c: MaskConfig, key: string, value: AttributeValue, embedding: boolean): Verdict {
-  if (c.hideInvocationParameters && key === SC.LLM_INVOCATION_PARAMETERS) return DROP;
+  const invocation = key === SC.LLM_INVOCATION_PARAMETERS || key === OI.EMBEDDING_INVOCATION_PARAMETERS;
+  if (c.hideInvocationParameters && invocation) return DROP;
   if (c.hideLlmTools && key.includes(SC.LLM_TOOLS)) return DROP;
   if (c.hideInputs) {
     if (key === SC.INPUT_VALUE) return REDACTED;
     if (key === SC.INPUT_MIME_TYPE || inInput(key) || key.includes(SC.LLM_TOOLS)) return DROP;
     if (key.includes(SC.LLM_PROMPTS)) return REDACTED;
+    if (key.includes(SC.EMBEDDING_EMBEDDINGS) && key.endsWith(SC.EMBEDDING_TEXT)) return REDACTED;
   }
   if (c.hideOutputs) {
     if (key === SC.OUTPUT_VALUE) return REDACTED;
@@ -46,11 +51,47 @@ function rule(c: MaskConfig, key: string, value: AttributeValue, embedding: bool
   if (c.hideEmbeddingsText && embedding && key === SC.INPUT_VALUE) return REDACTED;
   if (key.endsWith(SC.IMAGE_URL) && (inInput(key) || inOutput(key)) && isLongBase64Image(value, c.base64ImageMaxLength)) return REDACTED;
   if (key === SC.INPUT_VALUE && typeof value === 'string') return maskImagesInInput(c, value);
+  if (key === SC.LLM_INVOCATION_PARAMETERS && typeof value === 'string') return maskInvocation(c, value);
   return value;
 }
 
-/** Image URLs inside the request JSON of `input.value`: hidden, or redacted when base64 and too long. */
-function maskImagesInInput(c: MaskConfig, value: string): string {
+/**
+ * Request fields besides the messages that carry a request's text, as the invocation parameters hold
+ * them: what each is hidden with. `instructions` are the system message of a Responses call, tools carry
+ * descriptions and schemas, a prediction the expected answer, a prompt template its variables, a legacy
+ * completion its suffix.
+ */
+const INVOCATION_TEXT: [field: string, hidden: (c: MaskConfig) => boolean, redact?: (c: MaskConfig) => boolean][] = [
+  ['instructions', (c) => c.hideInputs || c.hideInputMessages, (c) => c.hideInputText],
+  ['tools', (c) => c.hideInputs || c.hideLlmTools],
+  ['functions', (c) => c.hideInputs || c.hideLlmTools],
+  ['prediction', (c) => c.hideInputs || c.hideInputMessages || c.hideInputText],
+  ['prompt', (c) => c.hideInputs || c.hideInputMessages || c.hideInputText],
+  ['suffix', (c) => c.hideInputs || c.hidePrompts],
+];
+
+/** The invocation parameters without the request text the configuration hides. */
+function maskInvocation(c: MaskConfig, value: string): Verdict {
+  const edits = INVOCATION_TEXT.filter(([, hidden, redact]) => hidden(c) || redact?.(c));
+  if (edits.length === 0) return value;
+  const parsed: unknown = JSON.parse(value); // a failure drops the attribute (maskAttributes)
+  if (!isObject(parsed)) return DROP;
+  let changed = false;
+  for (const [field, hidden] of edits) {
+    if (!(field in parsed)) continue;
+    if (hidden(c)) delete parsed[field];
+    else parsed[field] = REDACTED;
+    changed = true;
+  }
+  return changed ? JSON.stringify(parsed) : value;
+}
+
+/**
+ * Image URLs inside the request JSON of `input.value`: hidden, or redacted when base64 and too long.
+ * Text that cannot be walked (not JSON, or nested too deep) is dropped when images are to be hidden;
+ * otherwise its long base64 images are redacted where they stand.
+ */
+function maskImagesInInput(c: MaskConfig, value: string): Verdict {
   if (!value.includes('image_url')) return value;
   if (!c.hideInputImages && !value.includes('data:image/')) return value;
   let changed = false;
@@ -74,16 +115,24 @@ function maskImagesInInput(c: MaskConfig, value: string): string {
     walk(parsed);
     return changed ? JSON.stringify(parsed) : value;
   } catch {
-    return value;
+    if (c.hideInputImages) return DROP;
+    return value.replace(LONG_BASE64_IMAGE, (url) => (url.length > c.base64ImageMaxLength ? REDACTED : url));
   }
 }
+
+const LONG_BASE64_IMAGE = /data:image\/[\w.+-]+;base64,[A-Za-z0-9+/=]+/g;
 
 /** Applies the rules in place (each span's attributes are its own) and returns the attributes. */
 export function maskAttributes(c: MaskConfig, attrs: Attributes): Attributes {
   const embedding = attrs[SC.OPENINFERENCE_SPAN_KIND] === OpenInferenceSpanKind.EMBEDDING;
   for (const key in attrs) {
     const value = attrs[key]!;
-    const verdict = rule(c, key, value, embedding);
+    let verdict: Verdict;
+    try {
+      verdict = rule(c, key, value, embedding);
+    } catch {
+      verdict = DROP; // masking could not run on this value: it is not kept as it came
+    }
     if (verdict === DROP) delete attrs[key];
     else if (verdict !== value) attrs[key] = verdict;
   }

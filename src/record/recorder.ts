@@ -6,6 +6,7 @@
 import type { IncomingMessage } from 'node:http';
 
 import type { Logger } from '../log.js';
+import { type Hold, type MemoryBudget, RECORDED_BYTE_COST } from '../memory-budget.js';
 import type { ExchangeObserver, ExchangeResult, ExchangeRewriter, ExchangeTap, ExchangeWatcher, ResponseFilter } from '../proxy/exchange.js';
 import { rawHeader, removeHeader } from '../proxy/headers.js';
 import type { SessionObserver, SessionResult, SessionTap } from '../proxy/session.js';
@@ -39,19 +40,22 @@ export class Recorder implements ExchangeObserver, SessionObserver {
     private readonly sink: ExchangeSink,
     private readonly report: Report,
     private readonly log: Logger,
+    private readonly budget: MemoryBudget,
   ) {}
 
   isOwnHeader(name: string): boolean {
     return isContextHeader(name);
   }
 
-  begin(req: IncomingMessage, body: Buffer): ExchangeTap {
+  begin(req: IncomingMessage, body: Buffer, _startNs: bigint, hold: Hold): ExchangeTap {
     const route = routeFor(req.method ?? '', req.url ?? '');
     const ctx = route.endpoint || this.opts.recordOther ? this.#context(req, route) : undefined;
     if (!ctx) return { responseHeaders: [], watch: { end: (r) => this.report.exchange(r) } };
-    const recording = new Recording(route, req, ctx, body, this.opts, (captured) =>
-      captured.result.outcome === 'rejected' ? this.report.exchange(captured.result) : this.sink.record(captured),
-    );
+    const recording = new Recording(route, req, ctx, body, this.opts, hold, (captured) => {
+      if (captured.result.outcome !== 'rejected') return this.sink.record(captured);
+      this.budget.give(captured.heldBytes);
+      this.report.exchange(captured.result);
+    });
     const responseHeaders = spanHeaders(ctx);
     // A light span leaves the request exactly as the client sent it.
     if (!route.endpoint) return { responseHeaders, watch: recording };
@@ -73,7 +77,7 @@ export class Recorder implements ExchangeObserver, SessionObserver {
       if (value) query[key] = value;
     }
     const start: SessionStart = { ctx, path: route.path, query, realtime };
-    const recording = new SessionRecording(start, this.opts.captureMaxBytes, this.sink, (r) => this.report.session(r));
+    const recording = new SessionRecording(start, this.opts.captureMaxBytes, this.budget, this.sink, (r) => this.report.session(r));
     return { responseHeaders: spanHeaders(ctx), requestHeaders: (headers) => setTraceparent(headers, ctx), watch: recording };
   }
 
@@ -109,9 +113,9 @@ class Rewrite implements ExchangeRewriter {
     private readonly injectStreamUsage: boolean,
   ) {}
 
-  request(headers: string[], body: Buffer): Buffer {
+  request(headers: string[], body: Buffer | undefined): Buffer | undefined {
     setTraceparent(headers, this.ctx);
-    if (!this.injectStreamUsage) return body;
+    if (!this.injectStreamUsage || !body) return body;
     const rewritten = requestUsage(body);
     if (!rewritten) return body;
     this.#injected = true;
@@ -137,6 +141,7 @@ class Recording implements ExchangeWatcher {
     private readonly ctx: RequestContext,
     private readonly body: Buffer,
     private readonly opts: RecorderOptions,
+    private readonly hold: Hold,
     private readonly done: (captured: CapturedExchange) => void,
   ) {}
 
@@ -144,7 +149,7 @@ class Recording implements ExchangeWatcher {
     this.#contentType = rawHeader(raw, 'content-type')?.toLowerCase() ?? '';
     this.#contentEncoding = rawHeader(raw, 'content-encoding');
     // A light span keeps only an error's body, for its message.
-    if (this.route.endpoint || status >= 400) this.#capture = new Capture(this.opts.captureMaxBytes);
+    if (this.route.endpoint || status >= 400) this.#capture = new Capture(this.opts.captureMaxBytes, this.hold);
   }
 
   responseChunk(chunk: Buffer, atNs: bigint): void {
@@ -153,17 +158,20 @@ class Recording implements ExchangeWatcher {
 
   end(result: ExchangeResult): void {
     const requestBody = this.body.subarray(0, this.opts.captureMaxBytes);
+    const response = this.#capture?.seal();
     const captured: CapturedExchange = {
       method: this.req.method ?? 'GET',
       url: this.req.url ?? '/',
       ctx: this.ctx,
       requestBody: exactCopy([requestBody], requestBody.length),
-      requestBytes: this.body.length,
+      requestBytes: result.bytesIn,
+      // What travels on is still held, at the cost of recorded bytes (the rest goes back with the proxy's buffers).
+      heldBytes: this.hold.detach((requestBody.length + (response?.blocks.reduce((n, b) => n + b.buffer.byteLength, 0) ?? 0)) * RECORDED_BYTE_COST),
       result,
       contentType: this.#contentType,
     };
     if (this.#contentEncoding) captured.contentEncoding = this.#contentEncoding;
-    if (this.#capture) captured.response = this.#capture.seal();
+    if (response) captured.response = response;
     this.done(captured);
   }
 }

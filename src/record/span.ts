@@ -55,6 +55,17 @@ export interface Span {
   project: string;
 }
 
+/** About how many bytes a span's attributes take (their text, and 8 per number): to bound memory by size. */
+export function approximateSize(span: Span): number {
+  let n = 0;
+  for (const value of Object.values(span.attributes)) {
+    if (typeof value === 'string') n += value.length;
+    else if (Array.isArray(value)) for (const v of value) n += typeof v === 'string' ? v.length : 8;
+    else n += 8;
+  }
+  return n;
+}
+
 /** Sets an attribute unless the value is absent: OpenInference never records nulls. */
 export function put(attrs: Attributes, key: string, value: unknown): void {
   if (value === undefined || value === null) return;

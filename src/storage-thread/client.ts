@@ -5,6 +5,7 @@
 import { MessageChannel, Worker } from 'node:worker_threads';
 
 import type { Logging } from '../log.js';
+import type { MemoryBudget } from '../memory-budget.js';
 import type { Metrics } from '../metrics.js';
 import type { CapturedExchange } from '../record/capture.js';
 import type { SessionFeed } from '../record/realtime/capture.js';
@@ -43,19 +44,21 @@ export class StoreClient {
   #health: Health = { storage: { ok: true, detail: 'ok' } };
   #lostReason: string | undefined;
   #onClosed: (() => void) | undefined;
+  #terminate: NodeJS.Timeout | undefined;
 
   private constructor(
     private readonly settings: StoreSettings,
     private readonly logging: Logging,
     private readonly metrics: Metrics,
+    private readonly budget: MemoryBudget,
   ) {
     const target = settings.export?.url;
     if (target) this.#health.export = { ok: true, detail: 'starting', pending: 0, parked: 0, target };
   }
 
   /** Starts the storage thread; rejects with a StoreError when the database cannot be used. */
-  static async start(settings: StoreSettings, logging: Logging, metrics: Metrics): Promise<StoreClient> {
-    const client = new StoreClient(settings, logging, metrics);
+  static async start(settings: StoreSettings, logging: Logging, metrics: Metrics, budget: MemoryBudget): Promise<StoreClient> {
+    const client = new StoreClient(settings, logging, metrics, budget);
     await client.#spawn();
     return client;
   }
@@ -81,6 +84,7 @@ export class StoreClient {
         // A failure at start-up is the caller's to report; later ones restart the thread.
         if (!this.#started) return reject(new StoreError(`the storage thread stopped at start (exit code ${code})`));
         this.#lost(new Error(`storage thread stopped (exit code ${code})`));
+        this.budget.reclaimHanded(); // the exchanges it had not built yet went with it
         this.#lostReason = `storage thread stopped (exit code ${code}); restarting`;
         setTimeout(() => void this.#spawn().catch((err: Error) => log.error({ err: err.message }, 'storage thread could not restart')), RESTART_MS).unref();
       });
@@ -122,6 +126,7 @@ export class StoreClient {
   record(exchange: CapturedExchange): void {
     if (this.#batch.length >= this.settings.maxQueue) {
       this.metrics.spansDropped.inc();
+      this.budget.give(exchange.heldBytes);
       return;
     }
     this.#batch.push(exchange);
@@ -155,7 +160,8 @@ export class StoreClient {
       const transfer: ArrayBuffer[] = [];
       for (const exchange of exchanges) {
         transfer.push(exchange.requestBody.buffer as ArrayBuffer);
-        if (exchange.response) transfer.push(exchange.response.bytes.buffer as ArrayBuffer);
+        for (const block of exchange.response?.blocks ?? []) transfer.push(block.buffer as ArrayBuffer);
+        this.budget.handOver(exchange.heldBytes);
       }
       this.#send({ t: 'exchanges', exchanges }, transfer);
     }
@@ -164,7 +170,8 @@ export class StoreClient {
     const parts = this.#sessions.map((feed) => feed.take());
     const transfer: ArrayBuffer[] = [];
     for (const part of parts) {
-      if (part.messages) transfer.push(part.messages.bytes.buffer as ArrayBuffer);
+      for (const block of part.messages?.blocks ?? []) transfer.push(block.buffer as ArrayBuffer);
+      this.budget.handOver(part.heldBytes);
       if (part.end?.refusal) transfer.push(part.end.refusal.buffer as ArrayBuffer);
     }
     this.#send({ t: 'sessions', parts }, transfer);
@@ -222,16 +229,28 @@ export class StoreClient {
     return this.#lostReason ? { ...this.#health, storage: { ok: false, detail: this.#lostReason } } : this.#health;
   }
 
-  /** Sends what is queued, lets the storage thread write and export it until the deadline, then stops it. */
-  async close(deadline: number): Promise<void> {
+  /** Sends what is queued, lets the storage thread write it (until `writeBy`) and export it (for `exportMs`), then stops it. */
+  async close({ writeBy, exportMs }: { writeBy: number; exportMs: number }): Promise<void> {
     if (!this.#ready) return;
     this.#post();
     this.#closing = true;
     const closed = new Promise<void>((resolve) => (this.#onClosed = resolve));
-    this.#send({ t: 'close', deadline });
-    // The thread closes itself; past the deadline (and a margin for its last write), it is stopped.
-    const timer = setTimeout(() => void this.#worker?.terminate(), Math.max(0, deadline - Date.now()) + 5000);
+    this.#send({ t: 'close', writeBy, exportMs });
+    // The thread closes itself; past its deadlines (and a margin for its last write), it is stopped.
+    this.#terminateAt(writeBy + exportMs + 5000);
     await closed;
-    clearTimeout(timer);
+    clearTimeout(this.#terminate);
+  }
+
+  /** Cuts a close short: the storage thread stops by `by` (epoch ms), and is stopped soon after. */
+  hurry(by: number): void {
+    if (!this.#closing) return; // the close to come is given `by` itself
+    this.#send({ t: 'hurry', by });
+    this.#terminateAt(by + 500);
+  }
+
+  #terminateAt(at: number): void {
+    clearTimeout(this.#terminate);
+    this.#terminate = setTimeout(() => void this.#worker?.terminate(), Math.max(0, at - Date.now()));
   }
 }

@@ -22,6 +22,8 @@ export interface StoreSettings {
   maxQueue: number;
   flushIntervalMs: number;
   retentionDays: number;
+  /** The memory budget's counters: the storage thread gives back what each exchange held once its span is built. */
+  memory: SharedArrayBuffer;
   assemble: AssembleOptions;
   export?: {
     url: string;
@@ -54,7 +56,10 @@ export type ToStore =
   | { t: 'call'; id: number; fn: string; args: unknown[] }
   /** A JSONL export: chunks flow back on `port`, one 'more' per chunk taken, 'cancel' to stop. */
   | { t: 'export'; filter: SpanFilter; port: MessagePort }
-  | { t: 'close'; deadline: number };
+  /** Write what is queued (until `writeBy`, epoch ms), export for `exportMs` more, then stop. */
+  | { t: 'close'; writeBy: number; exportMs: number }
+  /** A second signal: whatever the close was given, stop by `by`. */
+  | { t: 'hurry'; by: number };
 
 export type FromStore =
   | { t: 'ready' }

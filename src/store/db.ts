@@ -23,6 +23,9 @@ export function openDatabase(path: string, opts: { readonly?: boolean } = {}): D
       // WAL + NORMAL: a committed batch survives a crash of the process; only an OS crash can lose
       // the last commits. Commits cost no fsync.
       db.pragma('synchronous = NORMAL');
+      // The WAL keeps its largest size otherwise (698 MB after a few huge spans): past a checkpoint it
+      // is truncated to this.
+      db.pragma('journal_size_limit = 67108864');
     }
     // The writer runs on the event loop: never wait for a lock there, retry later instead.
     db.pragma('busy_timeout = 0');

@@ -5,10 +5,12 @@
 // A flush writes all that is queued in one transaction (up to BATCH spans): span and trace ids are
 // random, so each index insert dirties a random page, and a commit writes each dirty page once — the
 // more spans per commit, the cheaper each (on a 100k-span file: 90 µs per span at 500 per commit, 43 at
-// 6,000). A writer that falls behind thus catches up with bigger, cheaper batches.
+// 6,000). A writer that falls behind thus catches up with bigger, cheaper batches. Large spans are the
+// exception: a few megabytes of them are written at once, in a transaction of their own, rather than
+// held until the next tick (memory, not commits, is what they cost).
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import type { Span } from '../record/span.js';
+import { approximateSize, type Span } from '../record/span.js';
 import { type DB, fileIdentity, openDatabase } from './db.js';
 import { spanInserter, type StoredSpan } from './spans.js';
 
@@ -22,9 +24,23 @@ export interface WriterOptions {
   metrics: Metrics;
   /** Given the spans of each committed batch (the exporter takes them from memory). */
   onStored?: (stored: StoredSpan[]) => void;
+  /** Told the `held` bytes (of the memory budget) of spans that left the queue, stored or dropped. */
+  release?: (held: number) => void;
 }
 
+interface Queued {
+  span: Span;
+  /** Bytes of the memory budget the exchange behind it still holds. */
+  held: number;
+  size: number;
+}
+
+/** Rolls the write probe back. */
+class ProbeDone extends Error {}
+
 const BATCH = 5000;
+/** Queued spans this large (in text) are written at once, in transactions of about this size. */
+const WRITE_NOW_BYTES = 4 * 1024 * 1024;
 const MAX_BACKOFF_MS = 5000;
 
 export class SpanWriter {
@@ -32,7 +48,8 @@ export class SpanWriter {
   #db: DB;
   #identity: string | undefined;
   #insert: (spans: readonly Span[]) => StoredSpan[];
-  #queue: Span[] = [];
+  #queue: Queued[] = [];
+  #queuedBytes = 0;
   #timer: NodeJS.Timeout;
   #failures = 0;
   #retryAt = 0;
@@ -47,6 +64,28 @@ export class SpanWriter {
     this.#timer = setInterval(() => this.flush(), opts.flushIntervalMs);
     this.#timer.unref();
     opts.metrics.watch({ writeQueue: () => this.#queue.length });
+    // A file that can be read but not written (read-only, locked) is reported from the start, not at
+    // the first span.
+    this.#probe();
+  }
+
+  /** A write that is rolled back: does the database take writes? Sets or clears the problem. */
+  #probe(): void {
+    try {
+      this.#db.transaction(() => {
+        this.#db.prepare("INSERT INTO schema_migrations (version, applied_at) VALUES (-1, 'write probe')").run();
+        throw new ProbeDone();
+      })();
+    } catch (err) {
+      if (err instanceof ProbeDone) {
+        if (this.#lastError) this.#opts.log.info('storage writable again');
+        this.#lastError = undefined;
+        return;
+      }
+      this.#lastError = `cannot write to the database at ${this.#opts.path} (LLMTAP_DB_PATH): ${(err as Error).message}`;
+      this.#retryAt = Date.now() + MAX_BACKOFF_MS;
+      this.#opts.log.error({ err: this.#lastError }, 'storage cannot be written: spans will wait in memory');
+    }
   }
 
   /** Spans waiting to be written. */
@@ -59,28 +98,43 @@ export class SpanWriter {
     return this.#db;
   }
 
-  enqueue(span: Span): void {
+  /** `held`: bytes of the memory budget the span's exchange holds until the span is stored. */
+  enqueue(span: Span, held = 0): void {
     if (this.#queue.length >= this.#opts.maxQueue) {
       this.#opts.metrics.spansDropped.inc();
+      this.#opts.release?.(held);
       if (this.#droppedSinceWarn++ === 0) this.#opts.log.warn({ queued: this.#queue.length }, 'span queue full: dropping spans (LLMTAP_WRITE_QUEUE_MAX)');
       return;
     }
-    this.#queue.push(span);
-    if (this.#queue.length === BATCH) setImmediate(() => this.flush());
+    const size = approximateSize(span);
+    this.#queue.push({ span, held, size });
+    this.#queuedBytes += size;
+    if (this.#queuedBytes >= WRITE_NOW_BYTES) this.flush();
+    else if (this.#queue.length === BATCH) setImmediate(() => this.flush());
   }
 
   /** Writes what is queued. Returns false when the database refused (the spans stay queued). */
   flush(): boolean {
-    if (this.#queue.length === 0) return true;
-    if (Date.now() < this.#retryAt) return false;
+    if (Date.now() < this.#retryAt) return this.#queue.length === 0;
+    if (this.#queue.length === 0) {
+      // Nothing to write to find out whether storage came back: ask.
+      if (this.#lastError) this.#probe();
+      return true;
+    }
     try {
       this.#checkFile();
       while (this.#queue.length > 0) {
-        const batch = this.#queue.slice(0, BATCH);
-        const added = this.#insert(batch);
+        const batch = this.#nextBatch();
+        const added = this.#insert(batch.map((q) => q.span));
         this.#queue.splice(0, batch.length);
+        let held = 0;
+        for (const q of batch) {
+          this.#queuedBytes -= q.size;
+          held += q.held;
+        }
         this.#opts.metrics.spansStored.inc(added.length);
         this.#opts.onStored?.(added);
+        this.#opts.release?.(held);
       }
       if (this.#lastError) this.#opts.log.info('storage recovered: writing spans again');
       this.#failures = 0;
@@ -96,17 +150,26 @@ export class SpanWriter {
     }
   }
 
+  /** The next transaction: up to BATCH spans, or about WRITE_NOW_BYTES of them (at least one). */
+  #nextBatch(): Queued[] {
+    let bytes = 0;
+    let n = 0;
+    while (n < this.#queue.length && n < BATCH && (n === 0 || bytes + this.#queue[n]!.size <= WRITE_NOW_BYTES)) bytes += this.#queue[n++]!.size;
+    return this.#queue.slice(0, n);
+  }
+
   /** Why storage is not healthy, for /readyz; undefined when it is. */
   problem(): string | undefined {
     return this.#lastError;
   }
 
-  /** Final flush at shutdown, retried until the deadline (epoch ms). */
-  async drain(deadline: number): Promise<void> {
+  /** Final flush at shutdown, retried until the deadline (epoch ms; it may come forward meanwhile). */
+  async drain(deadline: () => number): Promise<void> {
     clearInterval(this.#timer);
     this.#retryAt = 0;
-    while (!this.flush() && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, Math.min(200, Math.max(0, this.#retryAt - Date.now()))));
+    if (this.#queue.length > 0) this.#opts.log.info({ queued: this.#queue.length }, 'shutdown: writing the queued spans');
+    while (!this.flush() && Date.now() < deadline()) {
+      await new Promise((r) => setTimeout(r, Math.min(200, Math.max(0, this.#retryAt - Date.now(), deadline() - Date.now()))));
     }
     if (this.#queue.length > 0) this.#opts.log.error({ lost: this.#queue.length }, 'shutdown: spans could not be stored');
   }

@@ -2,13 +2,14 @@
 // span's ids, times, status, events and every attribute with its type, gzip, the headers.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { OtlpEncoder } from '../../src/export/otlp.js';
 import type { Span } from '../../src/record/span.js';
 import { VERSION } from '../../src/version.js';
 import { eventually } from '../support/eventually.js';
 import { chatBody, rawRequest } from '../support/http.js';
 import { fakeAndLlmtap } from '../support/llmtap.js';
-import { type OtlpReceiver, plain, type ReceivedSpan, startOtlpReceiver } from '../support/otlp-receiver.js';
-import { waitForSpan } from '../support/spans.js';
+import { decodeExport, type OtlpReceiver, plain, type ReceivedSpan, startOtlpReceiver } from '../support/otlp-receiver.js';
+import { sampleSpan, waitForSpan } from '../support/spans.js';
 
 let receiver: OtlpReceiver;
 
@@ -134,5 +135,33 @@ describe('OTLP export', () => {
     expect(started.target).toEqual({ url: `${receiver.url}/v1/traces`, headers: expect.arrayContaining(['authorization', 'x-extra']) as unknown });
     expect(servers.proxy.logs.length).toBeGreaterThan(3);
     expect(JSON.stringify(servers.proxy.logs)).not.toContain('px-secret-key');
+  });
+});
+
+describe('resources', () => {
+  const encoder = (): OtlpEncoder => new OtlpEncoder({ serviceName: 'llmtap', attributes: {}, scope: { name: 'llmtap', version: VERSION } });
+  const project = (p: Uint8Array): unknown[] => decodeExport(Buffer.from(p)).spans.map((s) => plain(s.resource)['openinference.project.name']);
+
+  it('one per project in a request, whatever the cache holds', () => {
+    const e = encoder();
+    const decoded = decodeExport(
+      Buffer.from(
+        e.encode([
+          sampleSpan({ project: 'a' }),
+          sampleSpan({ spanId: '00000000000000b2', project: 'b' }),
+          sampleSpan({ spanId: '00000000000000b3', project: 'a' }),
+        ]),
+      ),
+    );
+    expect(decoded.resources).toBe(2);
+  });
+
+  it('the cache of them is bounded: 5,000 projects (from a request header each) keep at most 1,000', () => {
+    const e = encoder();
+    for (let i = 0; i < 5000; i++) expect(project(e.encode([sampleSpan({ project: `p${i}` })]))).toEqual([`p${i}`]);
+    expect(e.cachedProjects).toBe(1000);
+    // The least recently used went; one used again is made again, the same.
+    expect(project(e.encode([sampleSpan({ project: 'p0' })]))).toEqual(['p0']);
+    expect(e.cachedProjects).toBe(1000);
   });
 });

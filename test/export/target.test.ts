@@ -51,6 +51,21 @@ describe('export target', () => {
     expect(t.headers.authorization).toBe('Basic abc');
   });
 
+  it('credentials in the URL become basic auth, and are never printed', () => {
+    const t = target({ PHOENIX_COLLECTOR_ENDPOINT: 'https://user%40corp:s3cr%3At@phoenix.example:6006/base' })!;
+    expect(t.url.href).toBe('https://phoenix.example:6006/base/v1/traces');
+    expect(t.headers.authorization).toBe(`Basic ${Buffer.from('user@corp:s3cr:t').toString('base64')}`);
+    expect(JSON.stringify(describeTarget(t))).not.toContain('s3cr');
+    // An explicit header still wins; the URL is cleaned either way.
+    const explicit = target({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://u:p@c:4318/t', OTEL_EXPORTER_OTLP_HEADERS: 'authorization=Bearer%20x' })!;
+    expect(explicit.headers.authorization).toBe('Bearer x');
+    expect(explicit.url.href).toBe('http://c:4318/t');
+    // Nor does a configuration error repeat them.
+    expect(() => loadConfig({ PHOENIX_COLLECTOR_ENDPOINT: 'ftp://user:s3cret@host' })).toThrow(/ftp:\/\/\*\*\*@host/);
+    expect(() => loadConfig({ PHOENIX_COLLECTOR_ENDPOINT: 'ftp://user:s3cret@host' })).not.toThrow(/s3cret/);
+    expect(() => loadConfig({ PHOENIX_COLLECTOR_ENDPOINT: 'not a url //user:s3cret@host' })).not.toThrow(/s3cret/);
+  });
+
   it('malformed header lists and URLs stop start-up with the variable named', () => {
     expect(() => loadConfig({ OTEL_EXPORTER_OTLP_HEADERS: 'novalue' })).toThrow(ConfigError);
     expect(() => loadConfig({ OTEL_EXPORTER_OTLP_HEADERS: 'novalue' })).toThrow(/OTEL_EXPORTER_OTLP_HEADERS/);

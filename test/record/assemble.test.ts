@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { loadConfig, maskSettings } from '../../src/config.js';
+import { MemoryBudget } from '../../src/memory-budget.js';
 import type { ExchangeResult } from '../../src/proxy/exchange.js';
 import { type AssembleOptions, assembleSpan } from '../../src/record/assemble.js';
 import { Capture, type CapturedExchange } from '../../src/record/capture.js';
@@ -49,7 +50,7 @@ function captured({
   context,
 }: Exchange): CapturedExchange {
   const body = Buffer.from(request === undefined ? '' : JSON.stringify(request));
-  const capture = new Capture(options.captureMaxBytes);
+  const capture = new Capture(options.captureMaxBytes, new MemoryBudget(1 << 30).hold());
   response.forEach((chunk, i) => capture.add(Buffer.from(chunk), START + BigInt(100 + 10 * i) * MS));
   return {
     method,
@@ -57,6 +58,7 @@ function captured({
     ctx: ctx(context),
     requestBody: new Uint8Array(body),
     requestBytes: body.length,
+    heldBytes: 0,
     result: {
       method,
       path: url,

@@ -1,14 +1,21 @@
 // Each OpenInference masking variable changes what is stored, as the spec's table says.
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { loadConfig } from '../../src/config.js';
 import { chatCompletions } from '../../src/record/endpoints/chat.js';
 import { embeddings } from '../../src/record/endpoints/embeddings.js';
+import { responses } from '../../src/record/endpoints/responses.js';
 import { maskAttributes, REDACTED } from '../../src/record/mask.js';
 import type { Attributes } from '../../src/record/span.js';
+import { exportJsonl } from '../support/api.js';
+import { eventually } from '../support/eventually.js';
 import { type FakeOpenAI, startFakeOpenAI } from '../support/fake-openai.js';
 import { rawRequest } from '../support/http.js';
 import { type InProcess, startLlmtap } from '../support/llmtap.js';
+import { type OtlpReceiver, startOtlpReceiver } from '../support/otlp-receiver.js';
 import { waitForSpan } from '../support/spans.js';
 
 const bigImage = `data:image/png;base64,${'A'.repeat(40_000)}`;
@@ -163,6 +170,82 @@ describe('masking variables', () => {
   });
 });
 
+describe('every place a request carries text', () => {
+  const responsesSpan = (): Attributes => {
+    const attrs: Attributes = {};
+    responses.request(
+      {
+        model: 'gpt-4o-mini',
+        instructions: 'secret instructions',
+        input: 'secret input',
+        tools: [{ type: 'function', name: 'f', description: 'secret tool', parameters: { properties: { q: { description: 'secret schema' } } } }],
+        prompt: { id: 'pmpt_1', variables: { city: 'secret variable' } },
+      },
+      attrs,
+    );
+    return attrs;
+  };
+  const invocation = (a: Attributes): Record<string, unknown> => JSON.parse(a['llm.invocation_parameters'] as string) as Record<string, unknown>;
+
+  it('OPENINFERENCE_HIDE_INPUTS: instructions, tools and prompt variables leave the invocation parameters too', () => {
+    const a = maskAttributes(loadConfig({ OPENINFERENCE_HIDE_INPUTS: 'true' }), responsesSpan());
+    expect(JSON.stringify(a)).not.toContain('secret');
+    expect(invocation(a)).toEqual({ model: 'gpt-4o-mini' });
+  });
+
+  it('… embedded texts, and a chat call’s prediction and legacy functions', () => {
+    const emb: Attributes = { 'openinference.span.kind': 'EMBEDDING' };
+    embeddings.request({ model: 'text-embedding-3-small', input: ['secret one', 'secret two'] }, emb);
+    expect(JSON.stringify(maskAttributes(loadConfig({ OPENINFERENCE_HIDE_INPUTS: 'true' }), emb))).not.toContain('secret');
+    const chat: Attributes = {};
+    chatCompletions.request(
+      { ...request, prediction: { type: 'content', content: 'secret prediction' }, functions: [{ name: 'g', description: 'secret function' }] },
+      chat,
+    );
+    expect(JSON.stringify(maskAttributes(loadConfig({ OPENINFERENCE_HIDE_INPUTS: 'true' }), chat))).not.toContain('secret');
+  });
+
+  it('OPENINFERENCE_HIDE_LLM_TOOLS, _INPUT_MESSAGES and _INPUT_TEXT reach the invocation parameters', () => {
+    const tools = invocation(maskAttributes(loadConfig({ OPENINFERENCE_HIDE_LLM_TOOLS: 'true' }), responsesSpan()));
+    expect(tools.tools).toBeUndefined();
+    expect(tools.instructions).toBe('secret instructions');
+    const messages = invocation(maskAttributes(loadConfig({ OPENINFERENCE_HIDE_INPUT_MESSAGES: 'true' }), responsesSpan()));
+    expect(messages.instructions).toBeUndefined();
+    expect(messages.prompt).toBeUndefined();
+    const text = maskAttributes(loadConfig({ OPENINFERENCE_HIDE_INPUT_TEXT: 'true' }), responsesSpan());
+    expect(invocation(text).instructions).toBe(REDACTED);
+    expect(text['llm.input_messages.0.message.content']).toBe(REDACTED); // the instructions as a system message
+  });
+
+  it('OPENINFERENCE_HIDE_LLM_INVOCATION_PARAMETERS drops the embeddings’ too', () => {
+    const emb: Attributes = {};
+    embeddings.request({ model: 'text-embedding-3-small', input: 'x', dimensions: 8 }, emb);
+    expect(maskAttributes(loadConfig({ OPENINFERENCE_HIDE_LLM_INVOCATION_PARAMETERS: 'true' }), emb)['embedding.invocation_parameters']).toBeUndefined();
+  });
+});
+
+describe('masking fails closed', () => {
+  const deep = (url: string): string => `${'['.repeat(20_000)}{"image_url":{"url":"${url}"}}${']'.repeat(20_000)}`;
+
+  it('an input.value nested too deep to walk is dropped when images are to be hidden, not stored raw', () => {
+    const a = maskAttributes(loadConfig({ OPENINFERENCE_HIDE_INPUT_IMAGES: 'true' }), { 'input.value': deep('https://example.com/secret.png') });
+    expect(a['input.value']).toBeUndefined();
+  });
+
+  it('text that is not JSON: dropped when images are to be hidden; otherwise long base64 images are redacted in place', () => {
+    const text = `{"messages":[{"content":[{"type":"image_url","image_url":{"url":"${bigImage}"}}]}],"cut here`;
+    expect(maskAttributes(loadConfig({ OPENINFERENCE_HIDE_INPUT_IMAGES: 'true' }), { 'input.value': text })['input.value']).toBeUndefined();
+    const kept = maskAttributes(loadConfig({}), { 'input.value': text })['input.value'] as string;
+    expect(kept).toContain(`"url":"${REDACTED}"`);
+    expect(kept).not.toContain('AAAA');
+  });
+
+  it('invocation parameters that cannot be read are dropped when something in them is to be hidden', () => {
+    const a = maskAttributes(loadConfig({ OPENINFERENCE_HIDE_INPUTS: 'true' }), { 'llm.invocation_parameters': '{"instructions":"secret", cut' });
+    expect(a['llm.invocation_parameters']).toBeUndefined();
+  });
+});
+
 describe('masking through the proxy', () => {
   let fake: FakeOpenAI;
   let proxy: InProcess;
@@ -188,5 +271,157 @@ describe('masking through the proxy', () => {
     expect(span.attributes['llm.input_messages.0.message.content']).toBe(REDACTED);
     expect(span.attributes['llm.input_messages.1.message.contents.2.message_content.image.image.url']).toBe(REDACTED);
     expect(fake.requests[before]!.body.toString()).toBe(body);
+  });
+});
+
+// The acceptance: a canary word in every field that carries a request's or an answer's text, and in an
+// image URL nested 20,000 arrays deep; with the masking variables set, no canary reaches SQLite (its
+// WAL included, while running and after the stop's checkpoint), the OTLP export (decoded by the real
+// receiver) or the JSONL export.
+describe('masking canaries', () => {
+  const canary = (field: string): string => `zqxcanary${field}`;
+  let fake: FakeOpenAI;
+  let receiver: OtlpReceiver;
+  let hidden: InProcess;
+  let images: InProcess;
+  beforeAll(async () => {
+    fake = await startFakeOpenAI();
+    // The answer carries canaries too: its text and a tool call's arguments.
+    fake.handler = (req, res) => {
+      if (req.headers['x-fake-behavior'] !== 'canary-answer') return false;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({
+          id: 'c',
+          object: 'chat.completion',
+          model: 'gpt-4o-mini',
+          choices: [
+            {
+              index: 0,
+              finish_reason: 'tool_calls',
+              message: {
+                role: 'assistant',
+                content: canary('answer'),
+                tool_calls: [{ id: 't', type: 'function', function: { name: 'f', arguments: `{"q":"${canary('arguments')}"}` } }],
+              },
+            },
+          ],
+        }),
+      );
+      return true;
+    };
+    receiver = await startOtlpReceiver();
+    const env = {
+      LLMTAP_UPSTREAM_URL: fake.url,
+      LLMTAP_LOG_LEVEL: 'silent',
+      LLMTAP_FLUSH_INTERVAL_MS: '10',
+      LLMTAP_EXPORT_INTERVAL_MS: '50',
+      PHOENIX_COLLECTOR_ENDPOINT: receiver.url,
+    };
+    hidden = await startLlmtap({ ...env, OPENINFERENCE_HIDE_INPUTS: 'true', OPENINFERENCE_HIDE_OUTPUTS: 'true' });
+    images = await startLlmtap({ ...env, OPENINFERENCE_HIDE_INPUT_IMAGES: 'true' });
+  });
+  afterAll(async () => {
+    await hidden?.shutdown();
+    await images?.shutdown();
+    await receiver.stop();
+    await fake.close();
+  });
+
+  const post = async (proxy: InProcess, path: string, body: unknown, headers: Record<string, string> = {}): Promise<string> => {
+    const r = await rawRequest(`${proxy.baseURL}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    expect(r.status, path).toBe(200);
+    return r.headers['x-llmtap-span-id'] as string;
+  };
+
+  /** Every file of the database's directory (the database, its WAL, the shared memory), case-folded. */
+  const databaseFiles = (proxy: InProcess): string =>
+    readdirSync(dirname(proxy.dbPath))
+      .map((f) => readFileSync(join(dirname(proxy.dbPath), f)).toString('latin1'))
+      .join('\n')
+      .toLowerCase();
+
+  it('appear nowhere in SQLite, WAL, OTLP or JSONL', async () => {
+    const tools = [
+      { type: 'function', function: { name: 'f', description: canary('tool'), parameters: { properties: { q: { description: canary('schema') } } } } },
+    ];
+    const ids = {
+      hidden: [
+        await post(
+          hidden,
+          '/chat/completions',
+          {
+            model: 'gpt-4o-mini',
+            messages: [
+              { role: 'system', content: canary('system') },
+              {
+                role: 'user',
+                content: [
+                  { type: 'text', text: canary('user') },
+                  { type: 'image_url', image_url: { url: `https://example.com/${canary('image')}.png` } },
+                ],
+              },
+            ],
+            tools,
+            functions: [{ name: 'g', description: canary('function') }],
+            prediction: { type: 'content', content: canary('prediction') },
+          },
+          { 'x-fake-behavior': 'canary-answer' },
+        ),
+        await post(hidden, '/responses', {
+          model: 'gpt-4o-mini',
+          instructions: canary('instructions'),
+          input: canary('input'),
+          tools: [{ type: 'function', name: 'f', description: canary('responsestool'), parameters: {} }],
+          prompt: { id: 'pmpt_1', variables: { city: canary('variable') } },
+        }),
+        await post(hidden, '/embeddings', { model: 'text-embedding-3-small', input: [canary('embedone'), canary('embedtwo')] }),
+        await post(hidden, '/completions', { model: 'gpt-3.5-turbo-instruct', prompt: canary('prompt'), suffix: canary('suffix') }),
+      ],
+      images: [
+        await post(images, '/chat/completions', {
+          model: 'gpt-4o-mini',
+          messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: `https://example.com/${canary('image2')}.png` } }] }],
+        }),
+        // The masker cannot walk this deep: the request is recorded without its input.value.
+        await post(
+          images,
+          '/chat/completions',
+          `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}],"x":${'['.repeat(20_000)}{"image_url":{"url":"https://example.com/${canary('deep')}.png"}}${']'.repeat(20_000)}}`,
+        ),
+      ],
+    };
+    const all = [...ids.hidden, ...ids.images];
+    for (const id of ids.hidden) await waitForSpan(hidden.dbPath, id);
+    for (const id of ids.images) await waitForSpan(images.dbPath, id);
+    await eventually(() => all.every((id) => receiver.accepted().some((s) => s.spanId === id)), 'every span exported');
+
+    // The canaries did travel: upstream got them, so the test would see a leak.
+    expect(fake.requests.map((r) => r.body.toString()).join('')).toContain(canary('deep'));
+    const images0 = await waitForSpan(images.dbPath, ids.images[0]!);
+    expect(images0.attributes['input.value']).toContain(REDACTED);
+    expect((await waitForSpan(images.dbPath, ids.images[1]!)).attributes['input.value']).toBeUndefined();
+
+    const leaks = (where: string, text: string): void => expect(text.toLowerCase(), where).not.toContain('zqxcanary');
+    leaks('SQLite (hidden)', databaseFiles(hidden));
+    leaks('SQLite (images)', databaseFiles(images));
+    leaks(
+      'OTLP',
+      JSON.stringify(
+        receiver.requests.map((r) => r.spans),
+        (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v),
+      ),
+    );
+    leaks('JSONL (hidden)', await exportJsonl(hidden.url));
+    leaks('JSONL (images)', await exportJsonl(images.url));
+    // After the stop's checkpoint, the WAL's pages are in the database file.
+    await hidden.shutdown();
+    await images.shutdown();
+    leaks('SQLite after the stop (hidden)', databaseFiles(hidden));
+    leaks('SQLite after the stop (images)', databaseFiles(images));
   });
 });

@@ -2,8 +2,9 @@
 // size), everything else byte for byte, bounded by the capture limit between two hand-overs.
 import { describe, expect, it } from 'vitest';
 
+import { MemoryBudget } from '../../src/memory-budget.js';
 import type { SessionResult } from '../../src/proxy/session.js';
-import { chunksOf } from '../../src/record/decode.js';
+import { bufferOf, chunksOf } from '../../src/record/decode.js';
 import { type SessionFeed, SessionRecording, type SessionStart, withoutAudio } from '../../src/record/realtime/capture.js';
 
 const audio = Buffer.alloc(3000, 9).toString('base64'); // 4000 characters, 3000 bytes
@@ -68,7 +69,7 @@ const start: SessionStart = {
 describe('SessionRecording', () => {
   it('hands over what it captured once per tick, with directions, times and audio sizes, never the audio', () => {
     const feeds: SessionFeed[] = [];
-    const r = new SessionRecording(start, 1024 * 1024, { recordSession: (f) => feeds.push(f) }, () => {});
+    const r = new SessionRecording(start, 1024 * 1024, new MemoryBudget(1 << 30), { recordSession: (f) => feeds.push(f) }, () => {});
     r.message(true, Buffer.from(`{"type":"input_audio_buffer.append","audio":"${audio}"}`), false, 1000n);
     r.message(false, Buffer.from('{"type":"session.created"}'), false, 1500n);
     r.message(false, Buffer.from([1, 2, 3]), true, 1600n); // binary: relayed, not the API's
@@ -82,7 +83,7 @@ describe('SessionRecording', () => {
     expect(m.fromClient).toEqual([1, 0]);
     expect(m.audio).toEqual([3000, 0]);
     expect(m.dropped).toBe(0);
-    expect(Buffer.from(m.bytes).includes(audio.slice(0, 100))).toBe(false);
+    expect(bufferOf(m).includes(audio.slice(0, 100))).toBe(false);
     // Nothing new: nothing queued; the next message queues a fresh part.
     r.message(false, Buffer.from('{"type":"x"}'), false, 2000n);
     expect(feeds).toHaveLength(2);
@@ -91,7 +92,7 @@ describe('SessionRecording', () => {
 
   it('past the capture limit, whole messages are left out and counted, never cut', () => {
     const feeds: SessionFeed[] = [];
-    const r = new SessionRecording(start, 64, { recordSession: (f) => feeds.push(f) }, () => {});
+    const r = new SessionRecording(start, 64, new MemoryBudget(1 << 30), { recordSession: (f) => feeds.push(f) }, () => {});
     r.message(false, Buffer.from(`{"type":"a","text":"${'x'.repeat(30)}"}`), false, 1n); // 45 bytes
     r.message(false, Buffer.from(`{"type":"b","text":"${'y'.repeat(30)}"}`), false, 2n); // would be 90
     r.message(false, Buffer.from('{"type":"c"}'), false, 3n); // fits
@@ -104,7 +105,7 @@ describe('SessionRecording', () => {
   it('a session llmtap refused itself is reported, not recorded', () => {
     const feeds: SessionFeed[] = [];
     const rejected: SessionResult[] = [];
-    const r = new SessionRecording(start, 1024, { recordSession: (f) => feeds.push(f) }, (res) => rejected.push(res));
+    const r = new SessionRecording(start, 1024, new MemoryBudget(1 << 30), { recordSession: (f) => feeds.push(f) }, (res) => rejected.push(res));
     const result: SessionResult = {
       path: '/v1/realtime',
       startNs: 1n,

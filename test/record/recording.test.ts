@@ -1,4 +1,6 @@
 // Recording from the wire: whatever shape the bytes arrive in, the span holds the exchange exactly.
+import { gzipSync } from 'node:zlib';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { REPLY } from '../support/fake-openai.js';
@@ -68,6 +70,32 @@ describe('bounded capture', () => {
     expect(text.length).toBeGreaterThan(0);
     expect(REPLY.startsWith(text)).toBe(true);
     expect(text.length).toBeLessThan(REPLY.length);
+  });
+
+  it('a compressed answer larger than the limit once decoded: the text that fit, marked truncated', async () => {
+    const text = JSON.stringify({
+      id: 'c',
+      object: 'chat.completion',
+      model: 'm',
+      choices: [{ index: 0, message: { role: 'assistant', content: 'y'.repeat(100_000) } }],
+    });
+    const compressed = gzipSync(text);
+    expect(compressed.length).toBeLessThan(1500); // the capture holds all of it; decoded, it is far larger
+    servers.fake.handler = (req, res) => {
+      if (req.headers['x-fake-behavior'] !== 'big-gzip') return false;
+      res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' });
+      res.end(compressed);
+      return true;
+    };
+    try {
+      const r = await rawRequest(`${small.baseURL}/chat/completions`, post(chatBody(), { 'x-fake-behavior': 'big-gzip', 'accept-encoding': 'gzip' }));
+      expect(r.body.equals(compressed)).toBe(true);
+      const span = await waitForSpan(small.dbPath, r.headers['x-llmtap-span-id'] as string);
+      expect(span.attributes['llmtap.output.truncated']).toBe(true);
+      expect(span.attributes['output.value']).toBe(text.slice(0, 1500));
+    } finally {
+      servers.fake.handler = undefined;
+    }
   });
 
   it('a request past the limit: its text up to the limit, marked truncated; forwarded whole', async () => {

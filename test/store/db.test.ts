@@ -1,5 +1,6 @@
-// The SQLite file: migrations, refusal of a newer schema, retention.
-import { mkdirSync, mkdtempSync } from 'node:fs';
+// The SQLite file: migrations, refusal of a newer schema, retention, a bounded WAL, and a file that
+// cannot be written reported at once.
+import { mkdirSync, mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
@@ -10,7 +11,9 @@ import { openDatabase } from '../../src/store/db.js';
 import { MIGRATIONS, SCHEMA_VERSION } from '../../src/store/migrations.js';
 import { pruneOlderThan } from '../../src/store/retention.js';
 import { spanInserter, spanReader } from '../../src/store/spans.js';
-import { runCli } from '../support/llmtap.js';
+import { eventually } from '../support/eventually.js';
+import { rawRequest } from '../support/http.js';
+import { runCli, startLlmtap } from '../support/llmtap.js';
 import { sampleSpan } from '../support/spans.js';
 
 const tempPath = (): string => join(mkdtempSync(join(tmpdir(), 'llmtap-db-')), 'nested', 'llmtap.db');
@@ -104,5 +107,47 @@ describe('database', () => {
     // Their full-text entries go with them (a reused rowid must not inherit another span's words).
     expect(db.prepare("SELECT count(*) FROM spans_text WHERE spans_text MATCH 'fake'").pluck().get()).toBe(1);
     db.close();
+  });
+});
+
+describe('bounded and honest', () => {
+  it('the WAL does not keep its largest size: past a checkpoint it is truncated to 64 MiB', () => {
+    const path = tempPath();
+    const db = openDatabase(path);
+    db.exec('CREATE TABLE big (b BLOB)');
+    const insert = db.prepare('INSERT INTO big (b) VALUES (?)');
+    db.transaction(() => {
+      for (let i = 0; i < 80; i++) insert.run(Buffer.alloc(1024 * 1024, i));
+    })();
+    const wal = (): number => statSync(`${path}-wal`).size;
+    expect(wal()).toBeGreaterThan(80 * 1024 * 1024);
+    db.pragma('wal_checkpoint(PASSIVE)');
+    db.exec('DELETE FROM big');
+    expect(wal()).toBeLessThanOrEqual(64 * 1024 * 1024);
+    db.close();
+  });
+
+  it('a database that cannot be written is reported by /readyz from the start, and again as fine once it can', async () => {
+    const path = tempPath();
+    openDatabase(path).close();
+    const locker = new Database(path);
+    locker.exec('BEGIN EXCLUSIVE');
+    const llmtap = await startLlmtap({ LLMTAP_DB_PATH: path, LLMTAP_LOG_LEVEL: 'silent', LLMTAP_FLUSH_INTERVAL_MS: '10' });
+    try {
+      const ready = async (): Promise<{ status: number; storage: string }> => {
+        const r = await rawRequest(`${llmtap.url}/readyz`);
+        return { status: r.status, storage: (JSON.parse(r.body.toString()) as { checks: { storage: string } }).checks.storage };
+      };
+      // No span was written, none was asked for: the start itself found out.
+      const refused = await ready();
+      expect(refused.status).toBe(503);
+      expect(refused.storage).toBe(`cannot write to the database at ${path} (LLMTAP_DB_PATH): database is locked`);
+      locker.exec('ROLLBACK');
+      await eventually(async () => (await ready()).status === 200, 'readyz fine again', 10_000);
+    } finally {
+      if (locker.inTransaction) locker.exec('ROLLBACK');
+      locker.close();
+      await llmtap.shutdown();
+    }
   });
 });

@@ -1,9 +1,10 @@
 // Server thread. What a Realtime session's tap keeps for its spans: each text message with its direction
 // and the time it was sent on, copied into blocks of the session's own (capture.ts), at most
-// LLMTAP_CAPTURE_MAX_BYTES between two hand-overs. Audio never: the base64 payloads of audio events are
+// LLMTAP_CAPTURE_MAX_BYTES between two hand-overs and within the memory budget (memory-budget.ts). Audio never: the base64 payloads of audio events are
 // left out, and only their decoded size is kept. They are found with a few native byte searches, without
 // parsing JSON (the storage thread parses). What a session captured goes to the storage thread at the end
 // of each tick, so an hour-long session never piles up here: its responses become spans as they finish.
+import { type Hold, type MemoryBudget } from '../../memory-budget.js';
 import type { SessionResult, SessionWatcher } from '../../proxy/session.js';
 import { Capture, type Captured } from '../capture.js';
 import type { RequestContext } from '../context.js';
@@ -32,6 +33,8 @@ export interface CapturedMessages extends Captured {
 export interface SessionPart {
   session: SessionStart;
   messages?: CapturedMessages;
+  /** Bytes of the memory budget the messages hold; the storage thread gives them back once it read them. */
+  heldBytes: number;
   end?: SessionResult;
 }
 
@@ -46,6 +49,7 @@ export interface SessionSink {
 
 export class SessionRecording implements SessionWatcher, SessionFeed {
   #capture: Capture | undefined;
+  #hold: Hold | undefined;
   #fromClient: number[] = [];
   #audio: number[] = [];
   #dropped = 0;
@@ -55,6 +59,7 @@ export class SessionRecording implements SessionWatcher, SessionFeed {
   constructor(
     private readonly start: SessionStart,
     private readonly limit: number,
+    private readonly budget: MemoryBudget,
     private readonly sink: SessionSink,
     /** Where a session llmtap refused itself goes instead (it is reported, not recorded). */
     private readonly rejected: (result: SessionResult) => void,
@@ -64,7 +69,7 @@ export class SessionRecording implements SessionWatcher, SessionFeed {
     // The Realtime API speaks JSON text; binary messages, and other endpoints' messages, are only counted.
     if (isBinary || !this.start.realtime) return;
     const { parts, audio } = withoutAudio(data);
-    this.#capture ??= new Capture(this.limit);
+    this.#capture ??= new Capture(this.limit, (this.#hold = this.budget.hold()));
     if (this.#capture.addWhole(parts, atNs)) {
       this.#fromClient.push(fromClient ? 1 : 0);
       this.#audio.push(audio);
@@ -80,7 +85,8 @@ export class SessionRecording implements SessionWatcher, SessionFeed {
 
   take(): SessionPart {
     this.#queued = false;
-    const part: SessionPart = { session: this.start };
+    const part: SessionPart = { session: this.start, heldBytes: this.#hold?.detach(Number.MAX_SAFE_INTEGER) ?? 0 };
+    this.#hold = undefined;
     if (this.#capture) {
       part.messages = { ...this.#capture.seal(), fromClient: this.#fromClient, audio: this.#audio, dropped: this.#dropped };
       this.#capture = undefined;
