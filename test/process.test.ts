@@ -4,6 +4,7 @@ import { request } from 'node:http';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { eventually } from './support/eventually.js';
 import { type FakeOpenAI, startFakeOpenAI } from './support/fake-openai.js';
 import { chatBody, rawRequest } from './support/http.js';
 import { runCli, spawnLlmtap } from './support/llmtap.js';
@@ -45,16 +46,24 @@ describe('start-up', () => {
 describe('shutdown', () => {
   it('SIGTERM during a stream: the stream completes, new connections are refused, then exit 0', async () => {
     const llmtap = await spawnLlmtap({ LLMTAP_UPSTREAM_URL: fake.url });
+    const upstreamCalls = fake.requests.length;
+    let ended = false;
+    // About 12 events 100 ms apart: still streaming long after the stop began.
     const streaming = rawRequest(`${llmtap.baseURL}/chat/completions`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-fake-delay-ms': '40' },
+      headers: { 'content-type': 'application/json', 'x-fake-delay-ms': '100' },
       body: chatBody({ stream: true }),
-    });
-    // Wait for the stream to be under way, then ask the process to stop.
-    await new Promise((r) => setTimeout(r, 150));
+    }).finally(() => (ended = true));
+    // Once the upstream has the request the stream is in flight; then ask the process to stop.
+    await eventually(() => fake.requests.length > upstreamCalls, 'the upstream receiving the request');
     llmtap.proc.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 100));
-    await expect(rawRequest(`${llmtap.url}/healthz`)).rejects.toThrow(/ECONNREFUSED/);
+    const refused = (): Promise<boolean> =>
+      rawRequest(`${llmtap.url}/healthz`).then(
+        () => false,
+        (err: Error) => /ECONNREFUSED/.test(err.message),
+      );
+    await eventually(refused, 'new connections refused');
+    expect(ended).toBe(false);
     const r = await streaming;
     expect(r.complete).toBe(true);
     expect(r.body.toString()).toContain('data: [DONE]');
