@@ -8,11 +8,13 @@ import { outboxCommand } from './commands/outbox.js';
 import { ConfigError, loadConfig } from './config.js';
 import { createLogging } from './log.js';
 import { start } from './main.js';
+import { VERSION } from './version.js';
 
 const USAGE = `usage: llmtap [serve]
        llmtap export [--since ISO] [--until ISO] [--out FILE]
        llmtap import FILE
        llmtap outbox [status|retry]
+       llmtap --version
 
   serve   run the proxy (the default); configured by environment variables, see README.md
   export  write the stored spans as Phoenix span JSONL (llmtap export --help)
@@ -28,6 +30,11 @@ const COMMANDS: Record<string, (args: string[], config: ReturnType<typeof loadCo
 
 /** Runs export, import or outbox; a bad command line exits 2 with the usage, any other failure 1 with its message. */
 async function runCommand(name: string, args: string[]): Promise<void> {
+  // A reader that closes the pipe (`llmtap export | head -1`) has all it wants: stop quietly.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    process.exit(0);
+  });
   try {
     process.exitCode = await COMMANDS[name]!(args, loadConfig());
   } catch (err) {
@@ -67,6 +74,10 @@ async function main(argv: string[]): Promise<void> {
   const [command = 'serve', ...rest] = argv;
   if (command === '--help' || command === '-h' || command === 'help') {
     process.stdout.write(USAGE);
+    return;
+  }
+  if (command === '--version' || command === '-v') {
+    process.stdout.write(`llmtap ${VERSION}\n`);
     return;
   }
   if (command === 'serve' && rest.length === 0) return serve();
