@@ -5,7 +5,7 @@ import { UsageError } from './commands/errors.js';
 import { exportCommand } from './commands/export.js';
 import { importCommand } from './commands/import.js';
 import { outboxCommand } from './commands/outbox.js';
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError, loadConfig, unknownVariables } from './config.js';
 import { createLogging } from './log.js';
 import { start } from './main.js';
 import { VERSION } from './version.js';
@@ -22,6 +22,14 @@ const USAGE = `usage: llmtap [serve]
   outbox  spans waiting for export to Phoenix, parked ones and why; \`retry\` sends parked spans again
 `;
 
+/** Each variable of llmtap's families that no setting reads, with the name it was likely meant to be. */
+const unknownVariableWarnings = (): { variable: string; nearest: string; message: string }[] =>
+  unknownVariables().map(({ variable, nearest }) => ({
+    variable,
+    nearest,
+    message: `${variable} is not a variable llmtap reads, ignored: did you mean ${nearest}?`,
+  }));
+
 const COMMANDS: Record<string, (args: string[], config: ReturnType<typeof loadConfig>) => Promise<number>> = {
   export: exportCommand,
   import: importCommand,
@@ -36,7 +44,9 @@ async function runCommand(name: string, args: string[]): Promise<void> {
     process.exit(0);
   });
   try {
-    process.exitCode = await COMMANDS[name]!(args, loadConfig());
+    const config = loadConfig();
+    for (const { message } of unknownVariableWarnings()) process.stderr.write(`llmtap ${name}: warning: ${message}\n`);
+    process.exitCode = await COMMANDS[name]!(args, config);
   } catch (err) {
     if (err instanceof ConfigError) throw err;
     const usage = err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
@@ -49,6 +59,7 @@ async function serve(): Promise<void> {
   const config = loadConfig();
   const logging = createLogging(config.logLevel);
   const { log } = logging;
+  for (const { variable, nearest, message } of unknownVariableWarnings()) log.warn({ variable, nearest }, message);
   const running = await start(config, logging);
   let signals = 0;
   const stop = (signal: string): void => {

@@ -24,16 +24,43 @@ describe('start-up', () => {
     expect(r.output).not.toContain('    at '); // a message, not a stack trace
   });
 
-  it('says clearly when the port is taken', async () => {
+  it('says clearly when the port is taken: the address, the variables, the reason', async () => {
     const first = await spawnLlmtap({ LLMTAP_UPSTREAM_URL: fake.url });
     try {
-      const r = await runCli({ LLMTAP_UPSTREAM_URL: fake.url, LLMTAP_PORT: new URL(first.url).port });
-      expect(r.code).not.toBe(0);
-      expect(r.output).toContain('EADDRINUSE');
+      const port = new URL(first.url).port;
+      const r = await runCli({ LLMTAP_UPSTREAM_URL: fake.url, LLMTAP_PORT: port });
+      expect(r.code).toBe(1);
+      expect(r.output).toContain(
+        `llmtap: cannot listen on 127.0.0.1:${port} (LLMTAP_HOST, LLMTAP_PORT): address already in use (EADDRINUSE); another process holds the port`,
+      );
+      expect(r.output).not.toContain('    at ');
     } finally {
       first.proc.kill('SIGTERM');
       await first.exited;
     }
+  });
+
+  it('refuses an OTLP protocol it does not speak (grpc) with a message naming the variable', async () => {
+    const r = await runCli({ OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc', PHOENIX_COLLECTOR_ENDPOINT: 'http://127.0.0.1:4317' });
+    expect(r.code).toBe(2);
+    expect(r.output).toContain('OTEL_EXPORTER_OTLP_PROTOCOL=grpc is not supported: llmtap exports over OTLP/HTTP with protobuf only');
+    expect(r.output).not.toContain('llmtap listening');
+  });
+
+  it('warns at start-up about a variable it does not read, with the nearest name it knows', async () => {
+    const llmtap = await spawnLlmtap({ LLMTAP_UPSTREAM_URL: fake.url, LLMTAP_UPSTREAM: 'https://api.openai.com/v1' });
+    llmtap.proc.kill('SIGTERM');
+    expect(await llmtap.exited).toBe(0);
+    const warning = llmtap
+      .output()
+      .split('\n')
+      .map((l) => (l.startsWith('{') ? (JSON.parse(l) as Record<string, unknown>) : {}))
+      .find((l) => l.variable === 'LLMTAP_UPSTREAM');
+    expect(warning).toMatchObject({
+      level: 40,
+      nearest: 'LLMTAP_UPSTREAM_URL',
+      msg: 'LLMTAP_UPSTREAM is not a variable llmtap reads, ignored: did you mean LLMTAP_UPSTREAM_URL?',
+    });
   });
 
   it('prints usage for --help', async () => {

@@ -21,7 +21,7 @@ export interface ForwardOptions {
 export class Forwarder {
   readonly #opts: ForwardOptions;
   readonly #pool: Pool;
-  readonly #pathPrefix: string;
+  readonly #paths: UpstreamPaths;
   readonly #observer: ExchangeObserver;
   #inFlight = 0;
   #idleWaiters: (() => void)[] = [];
@@ -29,7 +29,7 @@ export class Forwarder {
   constructor(opts: ForwardOptions, observer: ExchangeObserver) {
     this.#opts = opts;
     this.#observer = observer;
-    this.#pathPrefix = opts.upstreamUrl.pathname.replace(/\/+$/, '');
+    this.#paths = upstreamPaths(opts.upstreamUrl);
     // Timeouts are explicit: undici's 300 s defaults would cut long reasoning calls.
     this.#pool = new Pool(opts.upstreamUrl.origin, {
       connect: { timeout: opts.connectTimeoutMs },
@@ -58,7 +58,7 @@ export class Forwarder {
 
   handle(req: IncomingMessage, res: ServerResponse): void {
     this.#inFlight++;
-    new ExchangeHandler(req, res, this.#opts, this.#pool, this.#pathPrefix, this.#observer, () => this.#finished()).start();
+    new ExchangeHandler(req, res, this.#opts, this.#pool, this.#paths, this.#observer, () => this.#finished()).start();
   }
 
   #finished(): void {
@@ -67,6 +67,20 @@ export class Forwarder {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** What goes before a request's path upstream: the upstream URL's path (config.ts has taken a trailing `/v1` off). */
+interface UpstreamPaths {
+  prefix: string;
+  /** For Azure OpenAI's own `/openai/…` paths: the same, less an `/openai` it ends with (Azure's v1 base, `…/openai/v1`). */
+  azurePrefix: string;
+}
+
+function upstreamPaths(upstream: URL): UpstreamPaths {
+  const prefix = upstream.pathname.replace(/\/+$/, '');
+  return { prefix, azurePrefix: prefix.replace(/\/openai$/, '') };
+}
+
+const upstreamPath = ({ prefix, azurePrefix }: UpstreamPaths, path: string): string => (path.startsWith('/openai/') ? azurePrefix : prefix) + path;
 
 /** One exchange in flight: reads the request, dispatches it upstream, pipes the answer back. */
 class ExchangeHandler implements Dispatcher.DispatchHandler {
@@ -88,7 +102,7 @@ class ExchangeHandler implements Dispatcher.DispatchHandler {
     private readonly res: ServerResponse,
     private readonly opts: ForwardOptions,
     private readonly pool: Pool,
-    private readonly pathPrefix: string,
+    private readonly paths: UpstreamPaths,
     private readonly observer: ExchangeObserver,
     private readonly onFinished: () => void,
   ) {}
@@ -137,7 +151,7 @@ class ExchangeHandler implements Dispatcher.DispatchHandler {
       this.pool.dispatch(
         {
           method,
-          path: this.pathPrefix + (req.url ?? '/'),
+          path: upstreamPath(this.paths, req.url ?? '/'),
           headers,
           body: sent.length > 0 || !(method === 'GET' || method === 'HEAD') ? sent : null,
         },
