@@ -6,7 +6,7 @@ import { exportCommand } from './commands/export.js';
 import { importCommand } from './commands/import.js';
 import { outboxCommand } from './commands/outbox.js';
 import { ConfigError, loadConfig, unknownVariables } from './config.js';
-import { createLogging } from './log.js';
+import { createLogging, logDestination, logFormat } from './log.js';
 import { start } from './main.js';
 import { VERSION } from './version.js';
 
@@ -57,7 +57,7 @@ async function runCommand(name: string, args: string[]): Promise<void> {
 
 async function serve(): Promise<void> {
   const config = loadConfig();
-  const logging = createLogging(config.logLevel);
+  const logging = createLogging(config.logLevel, logDestination(logFormat(config.logFormat)));
   const { log } = logging;
   for (const { variable, nearest, message } of unknownVariableWarnings()) log.warn({ variable, nearest }, message);
   const running = await start(config, logging);

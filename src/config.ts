@@ -119,6 +119,12 @@ export const settings = {
     upstreamRoot,
   ),
   dbPath: setting('LLMTAP_DB_PATH', './data/llmtap.db', 'SQLite file for recorded spans', text),
+  logFormat: setting(
+    'LLMTAP_LOG_FORMAT',
+    '',
+    '`json` (one JSON line each) or `pretty` (coloured, for a person); unset: `pretty` when standard output is a terminal, else `json`',
+    (raw, env) => (raw === '' ? undefined : oneOf('json', 'pretty')(raw, env)),
+  ),
   logLevel: setting(
     'LLMTAP_LOG_LEVEL',
     'info',

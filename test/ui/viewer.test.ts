@@ -99,7 +99,7 @@ async function open(llmtap: InProcess): Promise<Page> {
   page.on('pageerror', (err) => {
     throw err;
   });
-  await page.goto(`${llmtap.url}/ui`);
+  await page.goto(`${llmtap.url}/`); // the root leads to the viewer
   return page;
 }
 
