@@ -6,6 +6,7 @@ import { dirname } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { phoenixMicroseconds } from '../../src/phoenix/isotime.js';
 import { toPhoenixLine } from '../../src/phoenix/span-json.js';
 import type { Span } from '../../src/record/span.js';
 import { exportJsonl, getJson, type PhoenixSpan, postJsonl } from '../support/api.js';
@@ -73,8 +74,12 @@ async function recordVariety(llmtap: InProcess): Promise<string[]> {
   return ids;
 }
 
-const micro = (ns: bigint): bigint => (ns / 1000n) * 1000n;
-/** What survives the JSONL round trip: everything, times to the microsecond (isoformat's precision). */
+/** A time at the microsecond Phoenix makes of it (isoformat's precision). */
+const micro = (ns: bigint): bigint => {
+  const { seconds, micros } = phoenixMicroseconds(ns);
+  return BigInt(seconds) * 1_000_000_000n + BigInt(micros) * 1000n;
+};
+/** What survives the JSONL round trip: everything, times to the microsecond. */
 const atMicroseconds = (s: Span): Span => ({
   ...s,
   startNs: micro(s.startNs),
