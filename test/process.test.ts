@@ -114,12 +114,15 @@ describe('memory', () => {
       res.end();
       return true;
     };
-    const llmtap = await spawnLlmtap({ LLMTAP_UPSTREAM_URL: fake.url });
+    // 200 upstream connections opened at once: on a loaded machine some take more than the default 5 s
+    // connect timeout to be seen through, which is not what this test is about.
+    const llmtap = await spawnLlmtap({ LLMTAP_UPSTREAM_URL: fake.url, LLMTAP_CONNECT_TIMEOUT_MS: '60000' });
     const status = (): string => readFileSync(`/proc/${llmtap.proc.pid}/status`, 'utf8');
     const kb = (field: string): number => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status())![1]);
     const startRss = kb('VmRSS');
     try {
       let totalBytes = 0;
+      const failures: string[] = [];
       const streams = Array.from(
         { length: 200 },
         () =>
@@ -129,8 +132,15 @@ describe('memory', () => {
               // hold arrives meanwhile), then everything.
               res.pause();
               setTimeout(() => {
-                res.on('data', (c: Buffer) => (totalBytes += c.length));
-                res.on('end', resolve);
+                let body = '';
+                res.on('data', (c: Buffer) => {
+                  totalBytes += c.length;
+                  if (res.statusCode !== 200) body += c.toString();
+                });
+                res.on('end', () => {
+                  if (res.statusCode !== 200) failures.push(`${res.statusCode} ${body}`);
+                  resolve();
+                });
                 res.resume();
               }, 2000);
             });
@@ -139,6 +149,7 @@ describe('memory', () => {
           }),
       );
       await Promise.all(streams);
+      expect(failures).toEqual([]);
       const peakMb = kb('VmHWM') / 1024;
       console.log(
         `memory check: 200 streams × ${perStream / 1048576} MiB; proxy RSS ${Math.round(startRss / 1024)} MB at start, peak ${Math.round(peakMb)} MB`,

@@ -19,9 +19,10 @@ import { progress } from './progress.js';
 const IMPORT_USAGE = `usage: llmtap import FILE [--to-phoenix]
 
 Stores the spans of a JSONL file of Phoenix span JSON (\`llmtap export\`, Phoenix's spans_to_jsonl)
-in LLMTAP_DB_PATH (created if missing, as the server does); spans already there (same span id) are counted as duplicates and left alone.
-Lines that are not spans are counted and reported with the reason; the others are stored anyway.
-FILE may be - for standard input. Exit code 1 when any line was rejected.
+in LLMTAP_DB_PATH (created if missing, as the server does); spans already there (same span id) are
+counted as duplicates and left alone. Lines that are not spans are counted and reported with the
+reason; the others are stored anyway. FILE may be - for standard input. Exit code 1 when any line was
+rejected.
 
   --to-phoenix  send the spans to Phoenix (PHOENIX_COLLECTOR_ENDPOINT, or any OTLP target set by the
                 OTEL_EXPORTER_OTLP_* variables) instead of storing them; they land in the project
