@@ -15,9 +15,10 @@ RUN apt-get update \
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY . .
-# Compile, drop devDependencies, and keep only better-sqlite3's compiled addon (its C sources and
-# build intermediates are ~25 MB that nothing reads at run time).
+# Compile (the bin executable, for the `llmtap` command), drop devDependencies, and keep only
+# better-sqlite3's compiled addon (its C sources and build intermediates are ~25 MB that nothing reads at run time).
 RUN npm run build \
+ && chmod 755 dist/cli.js \
  && npm prune --omit=dev --no-audit --no-fund \
  && cd node_modules/better-sqlite3 \
  && rm -rf deps src \
@@ -25,13 +26,15 @@ RUN npm run build \
  && find build -type d -empty -delete
 
 FROM base AS runtime
-# tini as PID 1 forwards SIGTERM to node (which drains and exits 0) and reaps zombies.
+# tini as PID 1 forwards SIGTERM to node (which drains and exits 0) and reaps zombies. `llmtap` on the
+# PATH runs the CLI beside the server: `docker exec <container> llmtap outbox`.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends tini \
  && apt-get clean \
  && rm -rf /var/lib/apt/lists/* \
  && mkdir /data \
- && chown node:node /data
+ && chown node:node /data \
+ && ln -s /app/dist/cli.js /usr/local/bin/llmtap
 ENV LLMTAP_HOST=0.0.0.0 \
     LLMTAP_DB_PATH=/data/llmtap.db
 # Root-owned and read-only for the runtime user; only /data is writable. The whole of dist comes

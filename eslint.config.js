@@ -9,7 +9,7 @@ export default tseslint.config(
   ...tseslint.configs.recommended,
   // The viewer's files run in the browser, as they are.
   { files: ['src/ui/**/*.js'], languageOptions: { globals: globals.browser } },
-  { files: ['bench/**/*.mjs'], languageOptions: { globals: globals.node } },
+  { files: ['bench/**/*.mjs', 'scripts/**/*.mjs'], languageOptions: { globals: globals.node } },
   {
     plugins: { 'simple-import-sort': simpleImportSort },
     rules: {

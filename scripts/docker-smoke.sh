@@ -61,6 +61,8 @@ for _ in $(seq 90); do
 done
 [ "$status" = healthy ] || fail "healthcheck status is '$status' after 90 s"
 echo "healthy after $(($(date +%s) - started)) s; runs as $(docker exec "$NAME" id -un), PID 1 is $(docker exec "$NAME" cat /proc/1/comm)"
+version=$(docker exec "$NAME" llmtap --version) || fail 'the llmtap command is not on the PATH in the image'
+echo "$version on the PATH"
 
 base=http://127.0.0.1:$PORT/v1
 request() { # $1: name, $2: extra JSON fields

@@ -7,20 +7,30 @@ import { UsageError } from './commands/errors.js';
 import { exportCommand } from './commands/export.js';
 import { importCommand } from './commands/import.js';
 import { outboxCommand } from './commands/outbox.js';
-import { ConfigError, loadConfig } from './config.js';
-import { createLogging } from './log.js';
+import { ConfigError, loadConfig, unknownVariables } from './config.js';
+import { createLogging, logDestination, logFormat } from './log.js';
 import { start } from './main.js';
+import { VERSION } from './version.js';
 
 const USAGE = `usage: llmtap [serve]
        llmtap export [--since ISO] [--until ISO] [--out FILE]
        llmtap import FILE
        llmtap outbox [status|retry]
+       llmtap --version
 
   serve   run the proxy (the default); configured by environment variables, see README.md
   export  write the stored spans as Phoenix span JSONL (llmtap export --help)
   import  store the spans of a Phoenix span JSONL file (llmtap import --help)
   outbox  spans waiting for export to Phoenix, parked ones and why; \`retry\` sends parked spans again
 `;
+
+/** Each variable of llmtap's families that no setting reads, with the name it was likely meant to be. */
+const unknownVariableWarnings = (): { variable: string; nearest: string; message: string }[] =>
+  unknownVariables().map(({ variable, nearest }) => ({
+    variable,
+    nearest,
+    message: `${variable} is not a variable llmtap reads, ignored: did you mean ${nearest}?`,
+  }));
 
 const COMMANDS: Record<string, (args: string[], config: ReturnType<typeof loadConfig>) => Promise<number>> = {
   export: exportCommand,
@@ -30,8 +40,15 @@ const COMMANDS: Record<string, (args: string[], config: ReturnType<typeof loadCo
 
 /** Runs export, import or outbox; a bad command line exits 2 with the usage, any other failure 1 with its message. */
 async function runCommand(name: string, args: string[]): Promise<void> {
+  // A reader that closes the pipe (`llmtap export | head -1`) has all it wants: stop quietly.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    process.exit(0);
+  });
   try {
-    process.exitCode = await COMMANDS[name]!(args, loadConfig());
+    const config = loadConfig();
+    for (const { message } of unknownVariableWarnings()) process.stderr.write(`llmtap ${name}: warning: ${message}\n`);
+    process.exitCode = await COMMANDS[name]!(args, config);
   } catch (err) {
     if (err instanceof ConfigError) throw err;
     const usage = err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
@@ -42,8 +59,9 @@ async function runCommand(name: string, args: string[]): Promise<void> {
 
 async function serve(): Promise<void> {
   const config = loadConfig();
-  const logging = createLogging(config.logLevel);
+  const logging = createLogging(config.logLevel, logDestination(logFormat(config.logFormat)));
   const { log } = logging;
+  for (const { variable, nearest, message } of unknownVariableWarnings()) log.warn({ variable, nearest }, message);
   const running = await start(config, logging);
   let signals = 0;
   let exitCode = 0;
@@ -76,6 +94,10 @@ async function main(argv: string[]): Promise<void> {
   const [command = 'serve', ...rest] = argv;
   if (command === '--help' || command === '-h' || command === 'help') {
     process.stdout.write(USAGE);
+    return;
+  }
+  if (command === '--version' || command === '-v') {
+    process.stdout.write(`llmtap ${VERSION}\n`);
     return;
   }
   if (command === 'serve' && rest.length === 0) return serve();

@@ -1,5 +1,6 @@
 // Every environment variable llmtap reads, in one validated table. No other module reads process.env;
 // the README's configuration table is checked against `settings` by a test.
+import { closestMatch } from 'leven';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -108,16 +109,43 @@ const httpUrl = (raw: string, env: string): URL => {
   return url;
 };
 
+/**
+ * The upstream, written as a server's root (`https://api.openai.com`), with a prefix
+ * (`https://openrouter.ai/api`) or as OPENAI_BASE_URL is written, the API's base ending in `/v1`
+ * (`https://api.openai.com/v1`, Azure's `…/openai/v1`): requests to llmtap's `/v1/…` go below it,
+ * so that `/v1` is dropped here rather than sent twice (`/v1/v1/chat/completions`).
+ */
+const upstreamRoot = (raw: string, env: string): URL => {
+  const url = httpUrl(raw, env);
+  url.pathname = url.pathname.replace(/\/+$/, '').replace(/\/v1$/, '') || '/';
+  return url;
+};
+
+/** llmtap speaks OTLP over HTTP with protobuf bodies only; OTel's other transports would fail at every export. */
+const otlpProtocol = (raw: string, env: string): 'http/protobuf' | undefined => {
+  if (raw === '') return undefined; // the traces variable unset: the general one decides
+  if (raw.trim().toLowerCase() === 'http/protobuf') return 'http/protobuf';
+  throw new ConfigError(
+    `${env}=${raw} is not supported: llmtap exports over OTLP/HTTP with protobuf only (Phoenix takes it on its HTTP port, 6006); unset ${env} or set it to http/protobuf`,
+  );
+};
+
 export const settings = {
   host: setting('LLMTAP_HOST', '127.0.0.1', 'listen address (the Docker image sets `0.0.0.0`)', text),
   port: setting('LLMTAP_PORT', '8780', 'listen port', integer(0, 65535)),
   upstreamUrl: setting(
     'LLMTAP_UPSTREAM_URL',
     'https://api.openai.com',
-    'where `/v1/*` goes; any OpenAI-compatible server works (a path prefix such as `https://openrouter.ai/api` is kept)',
-    httpUrl,
+    'where `/v1/*` goes: any OpenAI-compatible server, as its root or as its API base the way `OPENAI_BASE_URL` is written (`https://api.openai.com/v1`, `http://vllm:8000/v1`, `https://openrouter.ai/api/v1`; see Capture traffic)',
+    upstreamRoot,
   ),
   dbPath: setting('LLMTAP_DB_PATH', './data/llmtap.db', 'SQLite file for recorded spans', text),
+  logFormat: setting(
+    'LLMTAP_LOG_FORMAT',
+    '',
+    '`json` (one JSON line each) or `pretty` (coloured, for a person); unset: `pretty` when standard output is a terminal, else `json`',
+    (raw, env) => (raw === '' ? undefined : oneOf('json', 'pretty')(raw, env)),
+  ),
   logLevel: setting(
     'LLMTAP_LOG_LEVEL',
     'info',
@@ -219,6 +247,13 @@ export const settings = {
   phoenixHeaders: setting('PHOENIX_CLIENT_HEADERS', '', 'extra export headers, `k=v,k2=v2` (values URL-encoded)', keyValueList),
   otlpHeaders: setting('OTEL_EXPORTER_OTLP_HEADERS', '', 'extra export headers, `k=v,k2=v2` (values URL-encoded)', keyValueList),
   otlpTracesHeaders: setting('OTEL_EXPORTER_OTLP_TRACES_HEADERS', '', 'extra export headers; win over `OTEL_EXPORTER_OTLP_HEADERS`', keyValueList),
+  otlpProtocol: setting(
+    'OTEL_EXPORTER_OTLP_PROTOCOL',
+    'http/protobuf',
+    'the OTLP transport: only `http/protobuf`; another value (`grpc`, `http/json`) stops start-up',
+    otlpProtocol,
+  ),
+  otlpTracesProtocol: setting('OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', '', 'the same, for traces; only `http/protobuf`', otlpProtocol),
   otlpTimeoutMs: setting('OTEL_EXPORTER_OTLP_TIMEOUT', '10000', 'how long one export request may take, in ms', integer(1)),
   serviceName: setting('OTEL_SERVICE_NAME', 'llmtap', 'the `service.name` resource attribute of exported spans', text),
   resourceAttributes: setting('OTEL_RESOURCE_ATTRIBUTES', '', 'more resource attributes for exported spans, `k=v,k2=v2`', keyValueList),
@@ -279,6 +314,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
   return out as Config;
+}
+
+/** The families of variables that are llmtap's to read: a name in them that llmtap does not know is a mistake. */
+const FAMILIES = /^(LLMTAP|PHOENIX|OPENINFERENCE)_/;
+
+/** Variables of llmtap's families that no setting reads (a misspelling, an old name), each with the nearest name llmtap knows. */
+export function unknownVariables(env: NodeJS.ProcessEnv = process.env): { variable: string; nearest: string }[] {
+  const known = Object.values(settings).map((s: Setting<unknown>) => s.env);
+  return Object.keys(env)
+    .filter((name) => FAMILIES.test(name) && !known.includes(name))
+    .sort()
+    .map((variable) => ({ variable, nearest: closestMatch(variable, known)! }));
 }
 
 const MASK_KEYS = [

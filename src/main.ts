@@ -20,6 +20,7 @@ import { providers } from './record/provider.js';
 import { Recorder } from './record/recorder.js';
 import { reportExchange, reportSession } from './report.js';
 import { StoreClient } from './storage-thread/client.js';
+import { systemReason } from './system-error.js';
 import { VERSION } from './version.js';
 
 export interface Running {
@@ -104,7 +105,7 @@ export async function start(config: Config, logging: Logging): Promise<Running> 
     });
   } catch (err) {
     await store.close({ writeBy: Date.now(), exportMs: 0 });
-    throw err;
+    throw listenError(config, err);
   }
   const port = (server.address() as AddressInfo).port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
@@ -169,6 +170,17 @@ export async function start(config: Config, logging: Logging): Promise<Running> 
   };
 
   return { url, port, metrics, shutdown, stopNow };
+}
+
+/** Why the server cannot listen, naming the address, the variables that set it and the system's reason. */
+function listenError({ host, port }: Config, err: unknown): Error {
+  const hint: Record<string, string> = {
+    EADDRINUSE: '; another process holds the port: stop it, or set LLMTAP_PORT to a free one',
+    EACCES: '; ports below 1024 need privileges: set LLMTAP_PORT to 1024 or above',
+    EADDRNOTAVAIL: '; LLMTAP_HOST is not an address of this machine',
+  };
+  const code = (err as NodeJS.ErrnoException).code ?? '';
+  return new Error(`cannot listen on ${host}:${port} (LLMTAP_HOST, LLMTAP_PORT): ${systemReason(err)}${hint[code] ?? ''}`, { cause: err });
 }
 
 /** True when `p` resolved within `ms`, false when the time ran out or `cut` came first. */

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
-import { ConfigError, loadConfig, settings } from '../src/config.js';
+import { ConfigError, loadConfig, settings, unknownVariables } from '../src/config.js';
 
 const root = new URL('..', import.meta.url).pathname;
 
@@ -42,6 +42,35 @@ describe('config', () => {
     expect(loadConfig({ LLMTAP_RECORD_OTHER: '0' }).recordOther).toBe(false);
     expect(loadConfig({}).recordOther).toBe(false);
     expect(() => loadConfig({ LLMTAP_RECORD_OTHER: 'yes' })).toThrow(/LLMTAP_RECORD_OTHER must be true or false/);
+  });
+
+  it('unknown LLMTAP_*, PHOENIX_* and OPENINFERENCE_* variables are found, each with the nearest known name', () => {
+    const env = {
+      LLMTAP_UPSTREAM: 'https://api.openai.com',
+      PHOENIX_COLECTOR_ENDPOINT: 'http://phoenix:6006',
+      OPENINFERENCE_HIDE_INPUT: 'true',
+      LLMTAP_PORT: '8780', // known
+      OTEL_FOO: 'x', // not one of llmtap's families
+      PATH: '/usr/bin',
+    };
+    expect(unknownVariables(env)).toEqual([
+      { variable: 'LLMTAP_UPSTREAM', nearest: 'LLMTAP_UPSTREAM_URL' },
+      { variable: 'OPENINFERENCE_HIDE_INPUT', nearest: 'OPENINFERENCE_HIDE_INPUTS' },
+      { variable: 'PHOENIX_COLECTOR_ENDPOINT', nearest: 'PHOENIX_COLLECTOR_ENDPOINT' },
+    ]);
+    expect(unknownVariables({ LLMTAP_PORT: '1' })).toEqual([]);
+  });
+
+  it('OTLP is spoken over HTTP with protobuf only: another protocol stops start-up, naming the variable', () => {
+    expect(loadConfig({}).otlpProtocol).toBe('http/protobuf');
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_PROTOCOL: 'HTTP/Protobuf', OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/protobuf' }).otlpTracesProtocol).toBe(
+      'http/protobuf',
+    );
+    for (const env of ['OTEL_EXPORTER_OTLP_PROTOCOL', 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL']) {
+      for (const value of ['grpc', 'http/json']) {
+        expect(() => loadConfig({ [env]: value })).toThrow(`${env}=${value} is not supported`);
+      }
+    }
   });
 
   it('the README configuration table lists every variable with its real default and meaning', () => {

@@ -4,6 +4,7 @@ import { request } from 'node:http';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { eventually } from './support/eventually.js';
 import { type FakeOpenAI, startFakeOpenAI } from './support/fake-openai.js';
 import { chatBody, rawRequest } from './support/http.js';
 import { runCli, spawnLlmtap } from './support/llmtap.js';
@@ -23,16 +24,43 @@ describe('start-up', () => {
     expect(r.output).not.toContain('    at '); // a message, not a stack trace
   });
 
-  it('says clearly when the port is taken', async () => {
+  it('says clearly when the port is taken: the address, the variables, the reason', async () => {
     const first = await spawnLlmtap({ LLMTAP_UPSTREAM_URL: fake.url });
     try {
-      const r = await runCli({ LLMTAP_UPSTREAM_URL: fake.url, LLMTAP_PORT: new URL(first.url).port });
-      expect(r.code).not.toBe(0);
-      expect(r.output).toContain('EADDRINUSE');
+      const port = new URL(first.url).port;
+      const r = await runCli({ LLMTAP_UPSTREAM_URL: fake.url, LLMTAP_PORT: port });
+      expect(r.code).toBe(1);
+      expect(r.output).toContain(
+        `llmtap: cannot listen on 127.0.0.1:${port} (LLMTAP_HOST, LLMTAP_PORT): address already in use (EADDRINUSE); another process holds the port`,
+      );
+      expect(r.output).not.toContain('    at ');
     } finally {
       first.proc.kill('SIGTERM');
       await first.exited;
     }
+  });
+
+  it('refuses an OTLP protocol it does not speak (grpc) with a message naming the variable', async () => {
+    const r = await runCli({ OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc', PHOENIX_COLLECTOR_ENDPOINT: 'http://127.0.0.1:4317' });
+    expect(r.code).toBe(2);
+    expect(r.output).toContain('OTEL_EXPORTER_OTLP_PROTOCOL=grpc is not supported: llmtap exports over OTLP/HTTP with protobuf only');
+    expect(r.output).not.toContain('llmtap listening');
+  });
+
+  it('warns at start-up about a variable it does not read, with the nearest name it knows', async () => {
+    const llmtap = await spawnLlmtap({ LLMTAP_UPSTREAM_URL: fake.url, LLMTAP_UPSTREAM: 'https://api.openai.com/v1' });
+    llmtap.proc.kill('SIGTERM');
+    expect(await llmtap.exited).toBe(0);
+    const warning = llmtap
+      .output()
+      .split('\n')
+      .map((l) => (l.startsWith('{') ? (JSON.parse(l) as Record<string, unknown>) : {}))
+      .find((l) => l.variable === 'LLMTAP_UPSTREAM');
+    expect(warning).toMatchObject({
+      level: 40,
+      nearest: 'LLMTAP_UPSTREAM_URL',
+      msg: 'LLMTAP_UPSTREAM is not a variable llmtap reads, ignored: did you mean LLMTAP_UPSTREAM_URL?',
+    });
   });
 
   it('prints usage for --help', async () => {
@@ -45,16 +73,24 @@ describe('start-up', () => {
 describe('shutdown', () => {
   it('SIGTERM during a stream: the stream completes, new connections are refused, then exit 0', async () => {
     const llmtap = await spawnLlmtap({ LLMTAP_UPSTREAM_URL: fake.url });
+    const upstreamCalls = fake.requests.length;
+    let ended = false;
+    // About 12 events 100 ms apart: still streaming long after the stop began.
     const streaming = rawRequest(`${llmtap.baseURL}/chat/completions`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-fake-delay-ms': '40' },
+      headers: { 'content-type': 'application/json', 'x-fake-delay-ms': '100' },
       body: chatBody({ stream: true }),
-    });
-    // Wait for the stream to be under way, then ask the process to stop.
-    await new Promise((r) => setTimeout(r, 150));
+    }).finally(() => (ended = true));
+    // Once the upstream has the request the stream is in flight; then ask the process to stop.
+    await eventually(() => fake.requests.length > upstreamCalls, 'the upstream receiving the request');
     llmtap.proc.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 100));
-    await expect(rawRequest(`${llmtap.url}/healthz`)).rejects.toThrow(/ECONNREFUSED/);
+    const refused = (): Promise<boolean> =>
+      rawRequest(`${llmtap.url}/healthz`).then(
+        () => false,
+        (err: Error) => /ECONNREFUSED/.test(err.message),
+      );
+    await eventually(refused, 'new connections refused');
+    expect(ended).toBe(false);
     const r = await streaming;
     expect(r.complete).toBe(true);
     expect(r.body.toString()).toContain('data: [DONE]');
@@ -78,12 +114,15 @@ describe('memory', () => {
       res.end();
       return true;
     };
-    const llmtap = await spawnLlmtap({ LLMTAP_UPSTREAM_URL: fake.url });
+    // 200 upstream connections opened at once: on a loaded machine some take more than the default 5 s
+    // connect timeout to be seen through, which is not what this test is about.
+    const llmtap = await spawnLlmtap({ LLMTAP_UPSTREAM_URL: fake.url, LLMTAP_CONNECT_TIMEOUT_MS: '60000' });
     const status = (): string => readFileSync(`/proc/${llmtap.proc.pid}/status`, 'utf8');
     const kb = (field: string): number => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status())![1]);
     const startRss = kb('VmRSS');
     try {
       let totalBytes = 0;
+      const failures: string[] = [];
       const streams = Array.from(
         { length: 200 },
         () =>
@@ -93,8 +132,15 @@ describe('memory', () => {
               // hold arrives meanwhile), then everything.
               res.pause();
               setTimeout(() => {
-                res.on('data', (c: Buffer) => (totalBytes += c.length));
-                res.on('end', resolve);
+                let body = '';
+                res.on('data', (c: Buffer) => {
+                  totalBytes += c.length;
+                  if (res.statusCode !== 200) body += c.toString();
+                });
+                res.on('end', () => {
+                  if (res.statusCode !== 200) failures.push(`${res.statusCode} ${body}`);
+                  resolve();
+                });
                 res.resume();
               }, 2000);
             });
@@ -103,6 +149,7 @@ describe('memory', () => {
           }),
       );
       await Promise.all(streams);
+      expect(failures).toEqual([]);
       const peakMb = kb('VmHWM') / 1024;
       console.log(
         `memory check: 200 streams × ${perStream / 1048576} MiB; proxy RSS ${Math.round(startRss / 1024)} MB at start, peak ${Math.round(peakMb)} MB`,
@@ -115,5 +162,5 @@ describe('memory', () => {
       llmtap.proc.kill('SIGTERM');
       await llmtap.exited;
     }
-  });
+  }, 180_000); // memory is what is measured; moving 1.6 GB takes minutes on a loaded machine
 });

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeOpenAI, startFakeOpenAI } from './support/fake-openai.js';
 import { chatBody, rawRequest } from './support/http.js';
 import { spawnLlmtap } from './support/llmtap.js';
-import { readSpans } from './support/spans.js';
+import { barrier, readSpans } from './support/spans.js';
 
 const KEY = 'sk-proj-SECRETKEY1234567890abcdef';
 let fake: FakeOpenAI;
@@ -43,9 +43,9 @@ describe('secrets', () => {
     expect(fake.requests.some((r) => r.headers.authorization === `Bearer ${KEY}`)).toBe(true);
     expect(fake.requests.some((r) => r.url.startsWith('/openai/') && r.headers['api-key'] === KEY)).toBe(true);
 
-    await new Promise((r) => setTimeout(r, 200));
+    await barrier(llmtap);
     const spans = readSpans(llmtap.dbPath);
-    expect(spans.length).toBe(6);
+    expect(spans.length).toBe(6 + 1);
     for (const span of spans) expect(JSON.stringify(span, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))).not.toContain(KEY);
     // The database, its WAL and shared-memory files, while running and after shutdown's checkpoint.
     const dir = dirname(llmtap.dbPath);

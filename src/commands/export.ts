@@ -1,6 +1,5 @@
 // `llmtap export`: the spans of the SQLite file as Phoenix span JSONL, read straight from the file
 // (read-only; WAL lets it run beside a live server).
-import { createWriteStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
@@ -12,6 +11,7 @@ import { jsonlChunks } from '../phoenix/jsonl.js';
 import { openDatabase } from '../store/db.js';
 import { iterateWholeSpans, type SpanFilter } from '../store/queries.js';
 import { UsageError } from './errors.js';
+import { aboutFile, openOutput } from './files.js';
 import { progress } from './progress.js';
 
 const EXPORT_USAGE = `usage: llmtap export [--since ISO] [--until ISO] [--out FILE]
@@ -46,12 +46,15 @@ export async function exportCommand(args: string[], config: Config): Promise<num
   const where = values.out ?? 'standard output';
   const done = progress((n) => `llmtap export: ${n} spans written…`);
   try {
+    const out = values.out ? await openOutput(values.out) : process.stdout;
     // The next rows are read only when the output has taken the last chunk: flat memory at any size.
     const chunks = Readable.from(
       jsonlChunks(iterateWholeSpans(db, filter), (n) => done.add(n)),
       { highWaterMark: 1, objectMode: true },
     );
-    await pipeline(chunks, values.out ? createWriteStream(values.out) : process.stdout);
+    await pipeline(chunks, out).catch((err: unknown) => {
+      throw values.out ? aboutFile('write', values.out, err) : err;
+    });
   } finally {
     db.close();
   }

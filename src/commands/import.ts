@@ -1,7 +1,6 @@
 // `llmtap import FILE`: stores the spans of a Phoenix span JSONL file (llmtap's export, Phoenix's own
 // spans_to_jsonl, or the 2023 format) in the SQLite file, idempotent on span id — or, with
 // --to-phoenix, sends them to the configured Phoenix over OTLP (Phoenix deduplicates by span id too).
-import { createReadStream } from 'node:fs';
 import { parseArgs } from 'node:util';
 
 import type { Config } from '../config.js';
@@ -15,14 +14,16 @@ import { openDatabase } from '../store/db.js';
 import { spanInserter } from '../store/spans.js';
 import { VERSION } from '../version.js';
 import { UsageError } from './errors.js';
+import { openInput } from './files.js';
 import { progress } from './progress.js';
 
 const IMPORT_USAGE = `usage: llmtap import FILE [--to-phoenix]
 
 Stores the spans of a JSONL file of Phoenix span JSON (\`llmtap export\`, Phoenix's spans_to_jsonl)
-in LLMTAP_DB_PATH; spans already there (same span id) are counted as duplicates and left alone.
-Lines that are not spans are counted and reported with the reason; the others are stored anyway.
-FILE may be - for standard input. Exit code 1 when any line was rejected.
+in LLMTAP_DB_PATH (created if missing, as the server does); spans already there (same span id) are
+counted as duplicates and left alone. Lines that are not spans are counted and reported with the
+reason; the others are stored anyway. FILE may be - for standard input. Exit code 1 when any line was
+rejected.
 
   --to-phoenix  send the spans to Phoenix (PHOENIX_COLLECTOR_ENDPOINT, or any OTLP target set by the
                 OTEL_EXPORTER_OTLP_* variables) instead of storing them; they land in the project
@@ -65,8 +66,9 @@ export async function importCommand(args: string[], config: Config): Promise<num
   }
   if (positionals.length !== 1) throw new UsageError('import takes exactly one FILE');
   const file = positionals[0]!;
-  const input = (): NodeJS.ReadableStream => (file === '-' ? process.stdin : createReadStream(file));
-  if (values['to-phoenix']) return toPhoenix(input(), config);
+  // Opened before the database, so that a wrong file name leaves no trace.
+  const input: AsyncIterable<Buffer> = file === '-' ? process.stdin : await openInput(file);
+  if (values['to-phoenix']) return toPhoenix(input, config);
   const db = openDatabase(config.dbPath);
   // Unlike the server's writer, this command may wait for a lock: a running server commits in short batches.
   db.pragma('busy_timeout = 5000');
@@ -75,26 +77,26 @@ export async function importCommand(args: string[], config: Config): Promise<num
     const inserter = spanInserter(db, { outbox: false });
     const insert = (spans: Span[]): number => inserter(spans).length;
     let stored = 0;
-    const r = await importLines(readLines(input(), config.maxBodyBytes), insert, config.project || config.projectName, {
+    const r = await importLines(readLines(input, config.maxBodyBytes), insert, config.project || config.projectName, {
       batch: BATCH,
       onProgress: (p) => {
         seen.add(p.imported + p.duplicates - stored);
         stored = p.imported + p.duplicates;
       },
     });
-    return summary(r, 'imported');
+    return summary(r, `imported into ${config.dbPath}`);
   } finally {
     db.close();
   }
 }
 
-async function toPhoenix(input: NodeJS.ReadableStream, config: Config): Promise<number> {
+async function toPhoenix(input: AsyncIterable<Buffer>, config: Config): Promise<number> {
   const target = exportTarget(config);
   if (!target) throw new UsageError('--to-phoenix needs PHOENIX_COLLECTOR_ENDPOINT (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT / OTEL_EXPORTER_OTLP_ENDPOINT)');
   const encoder = new OtlpEncoder({ serviceName: config.serviceName, attributes: config.resourceAttributes, scope: { name: 'llmtap', version: VERSION } });
   const seen = progress((n) => `llmtap import: ${n} spans sent to ${target.url.href}…`);
   const r = await importLines(
-    readLines(input as AsyncIterable<Buffer>, config.maxBodyBytes),
+    readLines(input, config.maxBodyBytes),
     async (spans) => {
       await send(target, encoder, spans, config.otlpTimeoutMs);
       seen.add(spans.length);

@@ -18,7 +18,7 @@ export async function outboxCommand(args: string[], config: Config): Promise<num
     return 0;
   }
   if (rest.length > 0 || (action !== 'status' && action !== 'retry')) throw new UsageError(`unknown arguments "${args.join(' ')}"`);
-  const db = openDatabase(config.dbPath);
+  const db = openDatabase(config.dbPath, { mustExist: true });
   try {
     if (action === 'retry') process.stdout.write(`${unpark(db)} parked spans queued for export again\n`);
     const { pending, parked } = new Outbox(db).counts();

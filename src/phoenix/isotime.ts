@@ -1,14 +1,43 @@
 // Times as Python's `datetime.isoformat()` writes UTC times, the form Phoenix's span JSON uses:
-// `2024-01-11T23:45:17.982858+00:00`, microseconds left out when zero. Spans keep nanoseconds; this
-// form carries microseconds, so writing truncates to the microsecond and reading gives ns = µs × 1000.
+// `2024-01-11T23:45:17.982858+00:00`, microseconds left out when zero. Spans keep nanoseconds; this form
+// carries microseconds: written, a time is the microsecond Phoenix's own OTLP decoder makes of the same
+// nanoseconds, so that llmtap's JSONL of a span equals Phoenix's; read, ns = µs × 1000.
 import { PhoenixFormatError } from './format-error.js';
 
 const NS_PER_MS = 1_000_000n;
 
 export function nsToIso(ns: bigint): string {
-  const seconds = new Date(Number(ns / NS_PER_MS)).toISOString().slice(0, 19);
-  const micros = (ns / 1000n) % 1_000_000n;
-  return `${seconds}${micros === 0n ? '' : `.${micros.toString().padStart(6, '0')}`}+00:00`;
+  const { seconds, micros } = phoenixMicroseconds(ns);
+  const whole = new Date(seconds * 1000).toISOString().slice(0, 19);
+  return `${whole}${micros === 0 ? '' : `.${String(micros).padStart(6, '0')}`}+00:00`;
+}
+
+/**
+ * Phoenix decodes an OTLP time as `datetime.fromtimestamp(time_unix_nano / 1e9, tz=timezone.utc)`
+ * (phoenix/trace/otel.py): the nanoseconds as a double, divided into seconds, whose fraction CPython
+ * rounds half to even at the microsecond (_PyTime_ROUND_HALF_EVEN, in double arithmetic). The same steps,
+ * in the same IEEE doubles: the nearest microsecond, give or take the double's rounding within about
+ * 0.25 µs of a half microsecond, exactly as Phoenix has it. A time made of whole microseconds (an
+ * imported one) comes back unchanged.
+ */
+export function phoenixMicroseconds(ns: bigint): { seconds: number; micros: number } {
+  const t = Number(ns) / 1e9;
+  let seconds = Math.trunc(t); // modf: t - seconds is exact
+  let micros = roundHalfEven((t - seconds) * 1e6);
+  if (micros >= 1e6) {
+    micros -= 1e6;
+    seconds += 1;
+  } else if (micros < 0) {
+    micros += 1e6;
+    seconds -= 1;
+  }
+  return { seconds, micros };
+}
+
+/** CPython's pytime_round_half_even. */
+function roundHalfEven(x: number): number {
+  const rounded = Math.round(x);
+  return Math.abs(x - rounded) === 0.5 ? 2 * Math.round(x / 2) : rounded;
 }
 
 // What Python's `datetime.fromisoformat` reads in practice: a date, optionally a time with up to nine

@@ -22,13 +22,10 @@ export interface ForwardOptions {
   bodyTimeoutMs: number;
 }
 
-/** LLMTAP_UPSTREAM_URL's path (e.g. OpenRouter's `/api`): every upstream path is it, then the client's request target. */
-export const upstreamPrefix = (upstreamUrl: URL): string => upstreamUrl.pathname.replace(/\/+$/, '');
-
 export class Forwarder {
   readonly #opts: ForwardOptions;
   readonly #pool: Pool;
-  readonly #pathPrefix: string;
+  readonly #paths: UpstreamPaths;
   readonly #observer: ExchangeObserver;
   #inFlight = 0;
   #idleWaiters: (() => void)[] = [];
@@ -40,7 +37,7 @@ export class Forwarder {
   ) {
     this.#opts = opts;
     this.#observer = observer;
-    this.#pathPrefix = upstreamPrefix(opts.upstreamUrl);
+    this.#paths = upstreamPaths(opts.upstreamUrl);
     // Timeouts are explicit: undici's 300 s defaults would cut long reasoning calls.
     this.#pool = new Pool(opts.upstreamUrl.origin, {
       connect: { timeout: opts.connectTimeoutMs },
@@ -69,7 +66,7 @@ export class Forwarder {
 
   handle(req: IncomingMessage, res: ServerResponse): void {
     this.#inFlight++;
-    new ExchangeHandler(req, res, this.#opts, this.#pool, this.#pathPrefix, this.#observer, this.budget.hold(), () => this.#finished()).start();
+    new ExchangeHandler(req, res, this.#opts, this.#pool, this.#paths, this.#observer, this.budget.hold(), () => this.#finished()).start();
   }
 
   #finished(): void {
@@ -78,6 +75,20 @@ export class Forwarder {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** What goes before a request's path upstream: the upstream URL's path (config.ts has taken a trailing `/v1` off). */
+export interface UpstreamPaths {
+  prefix: string;
+  /** For Azure OpenAI's own `/openai/…` paths: the same, less an `/openai` it ends with (Azure's v1 base, `…/openai/v1`). */
+  azurePrefix: string;
+}
+
+export function upstreamPaths(upstream: URL): UpstreamPaths {
+  const prefix = upstream.pathname.replace(/\/+$/, '');
+  return { prefix, azurePrefix: prefix.replace(/\/openai$/, '') };
+}
+
+export const upstreamPath = ({ prefix, azurePrefix }: UpstreamPaths, path: string): string => (path.startsWith('/openai/') ? azurePrefix : prefix) + path;
 
 /** One exchange in flight: reads the request, dispatches it upstream, pipes the answer back. */
 class ExchangeHandler implements Dispatcher.DispatchHandler {
@@ -102,7 +113,7 @@ class ExchangeHandler implements Dispatcher.DispatchHandler {
     private readonly res: ServerResponse,
     private readonly opts: ForwardOptions,
     private readonly pool: Pool,
-    private readonly pathPrefix: string,
+    private readonly paths: UpstreamPaths,
     private readonly observer: ExchangeObserver,
     private readonly hold: Hold,
     private readonly onFinished: () => void,
@@ -185,7 +196,7 @@ class ExchangeHandler implements Dispatcher.DispatchHandler {
       this.pool.dispatch(
         {
           method,
-          path: this.pathPrefix + (req.url ?? '/'),
+          path: upstreamPath(this.paths, req.url ?? '/'),
           headers,
           body: upload ?? (sent.length > 0 || !(method === 'GET' || method === 'HEAD') ? sent : null),
         },

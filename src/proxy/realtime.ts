@@ -14,7 +14,7 @@ import { nowNs } from '../clock.js';
 import type { Metrics } from '../metrics.js';
 import { errorInfo, failureBeforeHeaders, type ProxyFailure, writeFailure } from './errors.js';
 import type { Outcome } from './exchange.js';
-import { upstreamPrefix } from './forward.js';
+import { upstreamPath, type UpstreamPaths, upstreamPaths } from './forward.js';
 import { clientResponseHeaders, clientUpgradeHeaders, rawToObject, responseHead, upstreamUpgradeHeaders } from './headers.js';
 import type { SessionObserver, SessionResult, SessionTap } from './session.js';
 
@@ -74,7 +74,7 @@ const shuttingDown: ProxyFailure = {
 /** What sessions share: the options, where they report, and the server side of the client's leg. */
 interface Relay {
   opts: RelayOptions;
-  prefix: string;
+  paths: UpstreamPaths;
   observer: SessionObserver;
   metrics: Metrics;
   wss: WebSocketServer;
@@ -105,7 +105,7 @@ export class RealtimeRelay {
     });
     this.#relay = {
       opts,
-      prefix: upstreamPrefix(opts.upstreamUrl),
+      paths: upstreamPaths(opts.upstreamUrl),
       observer,
       metrics,
       wss,
@@ -203,7 +203,7 @@ class Session {
       .filter(Boolean);
     let upstream: WebSocket;
     try {
-      upstream = new WebSocket(relay.opts.upstreamUrl.origin + relay.prefix + url, offered, {
+      upstream = new WebSocket(relay.opts.upstreamUrl.origin + upstreamPath(relay.paths, url), offered, {
         headers: rawToObject(headers),
         perMessageDeflate: false,
         autoPong: false,

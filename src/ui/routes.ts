@@ -14,7 +14,9 @@ const CSP = "default-src 'self'; img-src 'self' data: blob: http: https:; style-
 
 export function uiRoutes(): Hono<{ Bindings: HttpBindings }> {
   const ui = new Hono<{ Bindings: HttpBindings }>();
-  // Relative, so that a path prefix added by a reverse proxy survives.
+  // Relative, so that a path prefix added by a reverse proxy survives. The root is the viewer too, for
+  // whoever opens llmtap's address in a browser (302: the root may serve something else one day).
+  ui.get('/', (c) => c.redirect('ui/', 302));
   ui.get('/ui', (c) => c.redirect('ui/', 301));
   ui.get(
     '/ui/*',

@@ -6,6 +6,7 @@ import { dirname } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { phoenixMicroseconds } from '../../src/phoenix/isotime.js';
 import { toPhoenixLine } from '../../src/phoenix/span-json.js';
 import type { Span } from '../../src/record/span.js';
 import { exportJsonl, getJson, type PhoenixSpan, postJsonl } from '../support/api.js';
@@ -73,8 +74,12 @@ async function recordVariety(llmtap: InProcess): Promise<string[]> {
   return ids;
 }
 
-const micro = (ns: bigint): bigint => (ns / 1000n) * 1000n;
-/** What survives the JSONL round trip: everything, times to the microsecond (isoformat's precision). */
+/** A time at the microsecond Phoenix makes of it (isoformat's precision). */
+const micro = (ns: bigint): bigint => {
+  const { seconds, micros } = phoenixMicroseconds(ns);
+  return BigInt(seconds) * 1_000_000_000n + BigInt(micros) * 1000n;
+};
+/** What survives the JSONL round trip: everything, times to the microsecond. */
 const atMicroseconds = (s: Span): Span => ({
   ...s,
   startNs: micro(s.startNs),
@@ -193,7 +198,7 @@ describe('llmtap export / llmtap import', () => {
 
     const fresh = join(dir, 'fresh.db');
     const imported = await runCli({ LLMTAP_DB_PATH: fresh }, ['import', out]);
-    expect(imported.output).toContain('llmtap import: 7 imported, 0 duplicates, 0 rejected');
+    expect(imported.output).toContain(`llmtap import: 7 imported into ${fresh}, 0 duplicates, 0 rejected`);
     expect(imported.code).toBe(0);
     const again = await runCli({ LLMTAP_DB_PATH: fresh }, ['export']);
     expect(again.code).toBe(0);
@@ -201,7 +206,7 @@ describe('llmtap export / llmtap import', () => {
     expect(again.output.slice(api.length)).toBe('llmtap export: 7 spans written to standard output\n');
 
     const dup = await runCli({ LLMTAP_DB_PATH: fresh }, ['import', out]);
-    expect(dup.output).toContain('0 imported, 7 duplicates, 0 rejected');
+    expect(dup.output).toContain(`0 imported into ${fresh}, 7 duplicates, 0 rejected`);
   });
 
   it('export --since/--until; import reports rejected lines and exits 1; bad command lines exit 2 with a message', async () => {
@@ -215,7 +220,7 @@ describe('llmtap export / llmtap import', () => {
     writeFileSync(file, [at(1, '2020-01-01T00:00:00Z'), at(2, '2020-06-01T00:00:00Z'), 'oops', at(3, '2021-01-01T00:00:00Z')].join('\n'));
     const imported = await runCli({ LLMTAP_DB_PATH: db }, ['import', file]);
     expect(imported.code).toBe(1);
-    expect(imported.output).toContain('3 imported, 0 duplicates, 1 rejected');
+    expect(imported.output).toContain(`3 imported into ${db}, 0 duplicates, 1 rejected`);
     expect(imported.output).toMatch(/line 3: not JSON/);
 
     const window = await runCli({ LLMTAP_DB_PATH: db }, ['export', '--since', '2020-03-01', '--until', '2020-12-31T23:59:59+00:00']);
@@ -237,12 +242,6 @@ describe('llmtap export / llmtap import', () => {
       expect(r.output).toMatch(message);
       expect(r.output).not.toContain('    at ');
     }
-    const missing = await runCli({ LLMTAP_DB_PATH: db }, ['import', join(dir, 'no-such-file.jsonl')]);
-    expect(missing.code).toBe(1);
-    expect(missing.output).toMatch(/ENOENT/);
-    const noDb = await runCli({ LLMTAP_DB_PATH: join(dir, 'none.db') }, ['export']);
-    expect(noDb.code).toBe(1);
-    expect(noDb.output).toMatch(/cannot open the database/);
   });
 
   it('--help for each command', async () => {

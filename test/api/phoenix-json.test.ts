@@ -1,4 +1,6 @@
 // The Phoenix span JSON codec: nesting rules, isoformat times, and reading Phoenix's own lines.
+import { spawnSync } from 'node:child_process';
+
 import { describe, expect, it } from 'vitest';
 
 import { flatten, nest } from '../../src/phoenix/attributes.js';
@@ -7,6 +9,9 @@ import { isoToNs, nsToIso } from '../../src/phoenix/isotime.js';
 import { fromPhoenix, toPhoenix, toPhoenixLine } from '../../src/phoenix/span-json.js';
 import { decodeLikePhoenix } from '../support/phoenix-decoder.js';
 import { sampleSpan } from '../support/spans.js';
+
+/** CPython, when the machine has it, to check the rounding against the real thing. */
+const hasPython = spawnSync('python3', ['-c', 'import datetime']).status === 0;
 
 describe('attributes: flat ⇄ nested (Phoenix unflatten rules)', () => {
   it('each dot opens a level; an all-digit segment followed by more is a list index', () => {
@@ -56,10 +61,39 @@ describe('attributes: flat ⇄ nested (Phoenix unflatten rules)', () => {
 });
 
 describe('times as Python isoformat', () => {
-  it('writes UTC with +00:00, microseconds only when non-zero, truncating nanoseconds', () => {
-    expect(nsToIso(1_704_842_717_982_858_123n)).toBe('2024-01-09T23:25:17.982858+00:00');
-    expect(nsToIso(1_704_842_717_000_000_999n)).toBe('2024-01-09T23:25:17+00:00');
+  it('writes UTC with +00:00, microseconds only when non-zero', () => {
     expect(nsToIso(1_704_842_717_000_001_000n)).toBe('2024-01-09T23:25:17.000001+00:00');
+    expect(nsToIso(1_704_842_717_000_000_000n)).toBe('2024-01-09T23:25:17+00:00');
+  });
+
+  // Each expected value is what Phoenix's decoder, datetime.fromtimestamp(ns / 1e9, tz=timezone.utc)
+  // in CPython, gives for the same nanoseconds.
+  it('rounds nanoseconds to the microsecond as Phoenix’s OTLP decoder does', () => {
+    expect(nsToIso(1_704_842_717_982_858_123n)).toBe('2024-01-09T23:25:17.982858+00:00');
+    expect(nsToIso(1_704_842_717_982_858_700n)).toBe('2024-01-09T23:25:17.982859+00:00'); // up, not truncated
+    expect(nsToIso(1_704_842_717_000_000_999n)).toBe('2024-01-09T23:25:17.000001+00:00');
+    expect(nsToIso(1_704_842_717_000_000_400n)).toBe('2024-01-09T23:25:17+00:00');
+    expect(nsToIso(1_704_842_717_999_999_600n)).toBe('2024-01-09T23:25:18+00:00'); // into the next second
+    // Within a quarter microsecond of a half, the double Phoenix computes in decides, not exact rounding.
+    expect(nsToIso(1_704_842_717_999_999_400n)).toBe('2024-01-09T23:25:18+00:00');
+    expect(nsToIso(1_780_106_012_127_733_550n)).toBe('2026-05-30T01:53:32.127733+00:00');
+    expect(nsToIso(1_708_880_977_787_844_480n)).toBe('2024-02-25T17:09:37.787845+00:00');
+  });
+
+  it('a time of whole microseconds (an imported one) is written back unchanged, from 2000 to 2100', () => {
+    let micros = 946_684_800_000_000n; // 2000-01-01
+    const step = 2_629_800_000_001n; // a month, plus a microsecond so that every digit varies
+    for (let i = 0; i < 1200; i++, micros += step) {
+      const iso = nsToIso(micros * 1000n);
+      expect(isoToNs(iso), iso).toBe(micros * 1000n);
+    }
+  });
+
+  it.runIf(hasPython)('matches CPython’s datetime.fromtimestamp(ns / 1e9) on 20,000 times near half microseconds', async () => {
+    const times = Array.from({ length: 20_000 }, (_, i) => 1_700_000_000_000_000_000n + BigInt(i) * 7_919_233_017n + 380n + BigInt((i * 37) % 240));
+    const script = 'import sys, datetime\nfor l in sys.stdin: print(datetime.datetime.fromtimestamp(int(l) / 1e9, tz=datetime.timezone.utc).isoformat())';
+    const python = spawnSync('python3', ['-c', script], { input: times.join('\n'), encoding: 'utf8' });
+    expect(python.stdout.trim().split('\n')).toEqual(times.map(nsToIso));
   });
 
   it('reads isoformat, Z, other offsets, naive times (as UTC), dates; refuses the rest', () => {
@@ -86,12 +120,12 @@ describe('span ⇄ Phoenix span JSON', () => {
       context: { trace_id: '0af7651916cd43dd8448eb211c80319c', span_id: 'b7ad6b7169203331' },
       span_kind: 'LLM',
       parent_id: '00f067aa0ba902b7',
-      start_time: '2023-11-14T22:13:20.123456+00:00',
+      start_time: '2023-11-14T22:13:20.123457+00:00', // …20.123456789: rounded, as Phoenix does
       end_time: '2023-11-14T22:13:21.987654+00:00',
       status_code: 'OK',
       status_message: '',
       attributes: { openinference: { span: { kind: 'LLM' } }, llm: { token_count: { total: 12 } }, metadata: { a: 1 } },
-      events: [{ name: 'First Token Stream Event', attributes: {}, timestamp: '2023-11-14T22:13:20.523456+00:00' }],
+      events: [{ name: 'First Token Stream Event', attributes: {}, timestamp: '2023-11-14T22:13:20.523457+00:00' }],
       conversation: null,
     });
   });
@@ -109,12 +143,11 @@ describe('span ⇄ Phoenix span JSON', () => {
       ],
     });
     const back = fromPhoenix(JSON.parse(toPhoenixLine(span)), 'default');
-    const micro = (ns: bigint): bigint => (ns / 1000n) * 1000n;
     expect(back).toEqual({
       ...span,
-      startNs: micro(span.startNs),
-      endNs: micro(span.endNs),
-      events: span.events.map((e) => ({ ...e, timeNs: micro(e.timeNs) })),
+      startNs: 1_700_000_000_123_457_000n,
+      endNs: 1_700_000_001_987_654_000n,
+      events: span.events.map((e) => ({ ...e, timeNs: 1_700_000_001_987_654_000n })),
     });
     expect(toPhoenixLine(back)).toBe(toPhoenixLine(span));
   });

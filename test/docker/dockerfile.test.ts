@@ -76,6 +76,13 @@ describe('Dockerfile', () => {
     expect(runs(image.runtime).some((r) => /apt-get install\b.*\btini\b/.test(r))).toBe(true);
   });
 
+  it('has the `llmtap` command on the PATH, as the README says (`docker exec <container> llmtap outbox`)', () => {
+    const bin = (JSON.parse(readRepoFile('package.json')) as { bin: Record<string, string> }).bin.llmtap!;
+    expect(runs(image.runtime).some((r) => r.includes(`ln -s ${image.workdir}/${bin} /usr/local/bin/llmtap`))).toBe(true);
+    const build = all.slice(0, all.indexOf(image.runtime[0]!));
+    expect(runs(build).some((r) => r.includes(`chmod 755 ${bin}`))).toBe(true);
+  });
+
   it('the runtime stage gets the whole build output and production dependencies only', () => {
     const copies = image.runtime.filter((i) => i.getKeyword() === 'COPY').map((i) => i.getArguments().map((a) => a.getValue()));
     expect(copies).toContainEqual([`${image.workdir}/dist`, './dist']);

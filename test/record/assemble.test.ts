@@ -186,8 +186,8 @@ describe('assembleSpan', () => {
           "llm.token_count.total": 27,
           "llmtap.time_to_first_token_ms": 110,
           "openinference.span.kind": "LLM",
-          "output.mime_type": "text/plain",
-          "output.value": "",
+          "output.mime_type": "application/json",
+          "output.value": "{"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"{\\"city\\":\\"Paris\\"}"}}]}",
         },
         "endNs": 1700000000500000000n,
         "events": [

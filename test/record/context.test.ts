@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 
 import { chatBody, rawRequest } from '../support/http.js';
 import { fakeAndLlmtap, logLine } from '../support/llmtap.js';
-import { readSpans, waitForSpan } from '../support/spans.js';
+import { barrier, readSpans, waitForSpan } from '../support/spans.js';
 
 const servers = fakeAndLlmtap({ LLMTAP_FLUSH_INTERVAL_MS: '10' });
 
@@ -96,13 +96,13 @@ describe('session, user, metadata, tags', () => {
   });
 
   it('x-llmtap-record: off skips recording for that request', async () => {
-    const before = readSpans(servers.proxy.dbPath).length;
+    const before = readSpans(servers.proxy.dbPath).map((s) => s.spanId);
     const { r, upstream } = await send({ 'x-llmtap-record': 'off' });
     expect(r.status).toBe(200);
     expect(r.headers['x-llmtap-span-id']).toBeUndefined();
     expect(upstream.headers['x-llmtap-record']).toBeUndefined();
-    await new Promise((res) => setTimeout(res, 100));
-    expect(readSpans(servers.proxy.dbPath).length).toBe(before);
+    const after = await barrier(servers.proxy);
+    expect(readSpans(servers.proxy.dbPath).map((s) => s.spanId)).toEqual([...before, after.spanId]);
   });
 
   it('x-llmtap-project puts the span in another project', async () => {

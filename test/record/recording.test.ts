@@ -28,6 +28,21 @@ describe('streams assembled from the wire', () => {
     });
   }
 
+  it('an answer of tool calls only: output.value is the assembled message as JSON, the one a non-streamed call returns', async () => {
+    const tools = ['get_weather', 'get_time'].map((name) => ({ type: 'function', function: { name, parameters: { type: 'object', properties: {} } } }));
+    const r = await rawRequest(`${servers.proxy.baseURL}/chat/completions`, post(chatBody({ stream: true, tools })));
+    const span = await waitForSpan(servers.proxy.dbPath, r.headers['x-llmtap-span-id'] as string);
+    expect(span.attributes['output.mime_type']).toBe('application/json');
+    const whole = await rawRequest(`${servers.proxy.baseURL}/chat/completions`, post(chatBody({ tools })));
+    const { message } = (JSON.parse(whole.body.toString()) as { choices: { message: { role: string; tool_calls: unknown[] } }[] }).choices[0]!;
+    expect(message.tool_calls).toHaveLength(2);
+    expect(JSON.parse(span.attributes['output.value'] as string)).toEqual({ role: message.role, content: null, tool_calls: message.tool_calls });
+    // The text of an answer that has some stays plain text.
+    const text = await rawRequest(`${servers.proxy.baseURL}/chat/completions`, post(chatBody({ stream: true })));
+    const textSpan = await waitForSpan(servers.proxy.dbPath, text.headers['x-llmtap-span-id'] as string);
+    expect(textSpan.attributes['output.mime_type']).toBe('text/plain');
+  });
+
   it('the first-token event is when the first content reached the client, within the span', async () => {
     const r = await rawRequest(`${servers.proxy.baseURL}/chat/completions`, post(chatBody({ stream: true }), { 'x-fake-delay-ms': '30' }));
     const span = await waitForSpan(servers.proxy.dbPath, r.headers['x-llmtap-span-id'] as string);

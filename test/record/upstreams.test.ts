@@ -10,7 +10,7 @@ import { providerForHost } from '../../src/record/provider.js';
 import { DEPLOYMENTS, REPLY, servedModel } from '../support/fake-openai.js';
 import { chatBody, rawRequest } from '../support/http.js';
 import { fakeAndLlmtap, logLine, startLlmtap } from '../support/llmtap.js';
-import { readSpans, waitForSpan } from '../support/spans.js';
+import { barrier, readSpans, waitForSpan } from '../support/spans.js';
 
 const AZURE_KEY = 'azure-key-0123456789SECRETabcdef';
 const API_VERSION = '2024-10-21';
@@ -81,7 +81,7 @@ describe('Azure OpenAI', () => {
   });
 
   it('the api-key is in no stored span, database file or log line', async () => {
-    await new Promise((r) => setTimeout(r, 100));
+    await barrier(servers.proxy);
     const spans = readSpans(servers.proxy.dbPath);
     expect(spans.filter((s) => s.attributes['llm.provider'] === 'azure').length).toBeGreaterThanOrEqual(5);
     for (const span of spans) expect(JSON.stringify(span, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))).not.toContain('SECRET');

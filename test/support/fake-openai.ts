@@ -2,7 +2,8 @@
 // call made directly and through llmtap can be compared byte for byte. It answers chat completions, the
 // Responses API, embeddings and legacy completions, streaming as the real API does, and the same under
 // Azure OpenAI's paths (`/openai/deployments/{deployment}/…`, `/openai/responses`), which need an
-// `api-key` header and answer with the deployment's model. Behaviour switches come in request headers,
+// `api-key` header and answer with the deployment's model. Started with a `prefix` it serves all that
+// below that path only, as OpenRouter serves `/api/v1/…` (any other path: 404). Behaviour switches come in request headers,
 // which llmtap forwards unchanged:
 //   x-fake-behavior: error-500 | error-429 | stall | stall-body | reset-mid-stream | split-event |
 //                    split-utf8 | ping | error-event | gzip
@@ -44,7 +45,7 @@ export const DEPLOYMENTS: Record<string, string> = { 'prod-chat': 'gpt-4o', 'pro
 /** The dated model name the fake answers with, as OpenAI does for an alias. */
 export const servedModel = (requested: string): string => `${requested}-2024-07-18`;
 
-export async function startFakeOpenAI(): Promise<FakeOpenAI> {
+export async function startFakeOpenAI(opts: { prefix?: string } = {}): Promise<FakeOpenAI> {
   const sockets = new Set<Socket>();
   const fake: FakeOpenAI = { url: '', requests: [], handler: undefined, close };
   const server: Server = createServer((req, res) => void onRequest(req, res));
@@ -73,6 +74,10 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
     };
     fake.requests.push(record);
     res.on('error', () => {});
+    if (opts.prefix) {
+      if (!record.url.startsWith(`${opts.prefix}/`)) return unknownUrl(res, req.method, record.url);
+      req.url = record.url.slice(opts.prefix.length);
+    }
     try {
       if (fake.handler && (await fake.handler(req, res, body))) return;
       await route(req, res, body);
@@ -152,7 +157,11 @@ async function route(req: IncomingMessage, res: ServerResponse, body: Buffer): P
   if (req.method === 'POST' && path === '/v1/completions') return legacyCompletions(req, res, request, behavior);
   if (req.method === 'POST' && path === '/v1/embeddings') return json(res, 200, embeddings(request));
   if (behavior === 'gzip') return json(res, 200, { ok: true, path }, {}, true);
-  json(res, 404, { error: { message: `Unknown request URL: ${req.method} ${path}`, type: 'invalid_request_error', param: null, code: 'unknown_url' } });
+  unknownUrl(res, req.method, path);
+}
+
+function unknownUrl(res: ServerResponse, method: string | undefined, path: string): void {
+  json(res, 404, { error: { message: `Unknown request URL: ${method} ${path}`, type: 'invalid_request_error', param: null, code: 'unknown_url' } });
 }
 
 // ---- chat completions -------------------------------------------------------------------------

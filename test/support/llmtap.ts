@@ -34,7 +34,9 @@ export const logLine = (proxy: InProcess, match: (line: Record<string, unknown>)
 
 export async function startLlmtap(env: Record<string, string>): Promise<InProcess> {
   const dbPath = env.LLMTAP_DB_PATH ?? tempDbPath();
-  const config = loadConfig({ LLMTAP_PORT: '0', LLMTAP_DB_PATH: dbPath, ...env });
+  // No background retention: tests import spans of chosen, old times, and its first pass (a second after
+  // start) would delete them at a moment that depends on the machine's load. Its rule has tests of its own.
+  const config = loadConfig({ LLMTAP_PORT: '0', LLMTAP_DB_PATH: dbPath, LLMTAP_RETENTION_DAYS: '0', ...env });
   const logs: Record<string, unknown>[] = [];
   const logging = createLogging(env.LLMTAP_LOG_LEVEL ?? 'info', { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) });
   const running = await start(config, logging);

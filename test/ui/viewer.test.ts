@@ -1,27 +1,15 @@
-// The viewer in real headless Chromium (Debian's `chromium`, driven by playwright-core): spans made
+// The viewer in real headless Chromium (a system one, else @sparticuz/chromium's; driven by playwright-core): spans made
 // through the proxy are listed, a new one appears live, the detail view shows the conversation and
 // the tool call, and the token prompt works. UPDATE_SCREENSHOTS=1 also saves docs/viewer-*.png.
-import { existsSync } from 'node:fs';
-
 import OpenAI from 'openai';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { CHROMIUM_FLAGS, findChromium } from '../support/chromium.js';
 import { type FakeOpenAI, startFakeOpenAI } from '../support/fake-openai.js';
 import { type InProcess, startLlmtap } from '../support/llmtap.js';
 import { waitForSpan } from '../support/spans.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const SCREENSHOTS = process.env.UPDATE_SCREENSHOTS === '1';
 const docs = (name: string): string => new URL(`../../docs/${name}`, import.meta.url).pathname;
 
@@ -46,8 +34,8 @@ let fake: FakeOpenAI;
 let browser: Browser;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`the viewer test needs Debian's chromium at ${CHROMIUM}: apt-get install -y chromium`);
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
+  const { executablePath } = await findChromium();
+  browser = await chromium.launch({ executablePath, args: CHROMIUM_FLAGS, headless: true });
   fake = await startFakeOpenAI();
 });
 afterAll(async () => {
@@ -111,7 +99,7 @@ async function open(llmtap: InProcess): Promise<Page> {
   page.on('pageerror', (err) => {
     throw err;
   });
-  await page.goto(`${llmtap.url}/ui`);
+  await page.goto(`${llmtap.url}/`); // the root leads to the viewer
   return page;
 }
 

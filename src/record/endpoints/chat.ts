@@ -150,19 +150,40 @@ class ChatStream extends ChoiceStream<MergedChoice> {
   }
 
   protected record(attrs: Attributes, choices: [number, MergedChoice][]): void {
-    // As the JS instrumentation: the assembled text of the first choice, as plain text.
     const first = choices.find(([index]) => index === 0)?.[1];
-    put(attrs, SC.OUTPUT_VALUE, first?.content ?? '');
-    put(attrs, SC.OUTPUT_MIME_TYPE, MimeType.TEXT);
+    if (first && !first.content && (first.calls.size > 0 || first.functionCall)) {
+      // An answer of tool calls only: the assembled message, as the non-streamed response has it
+      // (the JS instrumentation leaves output.value empty, and Phoenix then shows no output at all).
+      put(attrs, SC.OUTPUT_VALUE, JSON.stringify(assembledMessage(first)));
+      put(attrs, SC.OUTPUT_MIME_TYPE, MimeType.JSON);
+    } else {
+      // As the JS instrumentation: the assembled text of the first choice, as plain text.
+      put(attrs, SC.OUTPUT_VALUE, first?.content ?? '');
+      put(attrs, SC.OUTPUT_MIME_TYPE, MimeType.TEXT);
+    }
     for (const [index, c] of choices) {
       const prefix = `${OUT}.${index}.`;
       put(attrs, prefix + SC.MESSAGE_ROLE, c.role);
       put(attrs, prefix + SC.MESSAGE_CONTENT, c.content);
       putRefusal(attrs, prefix, c.refusal);
-      const calls = [...c.calls].sort((a, b) => a[0] - b[0]).map(([, call]) => ({ id: call.id, function: { name: call.name, arguments: call.args } }));
-      toolCalls(attrs, prefix, calls);
+      toolCalls(attrs, prefix, sortedCalls(c));
       if (c.functionCall) functionCall(attrs, prefix, { name: c.functionCall.name, arguments: c.functionCall.args });
     }
     put(attrs, SC.LLM_FINISH_REASON, first?.finishReason);
   }
+}
+
+/** A choice's tool calls in index order, in the response's shape. */
+const sortedCalls = (c: MergedChoice): Json[] =>
+  [...c.calls].sort((a, b) => a[0] - b[0]).map(([, call]) => ({ id: call.id, type: 'function', function: { name: call.name, arguments: call.args } }));
+
+/** The message a non-streamed response would have carried for this choice. */
+function assembledMessage(c: MergedChoice): Json {
+  return {
+    role: c.role,
+    content: null,
+    ...(c.refusal ? { refusal: c.refusal } : {}),
+    ...(c.calls.size > 0 ? { tool_calls: sortedCalls(c) } : {}),
+    ...(c.functionCall ? { function_call: { name: c.functionCall.name, arguments: c.functionCall.args } } : {}),
+  };
 }
