@@ -126,9 +126,9 @@ export const settings = {
   ),
   streamUsage: setting(
     'LLMTAP_STREAM_USAGE',
-    'off',
-    '`inject`: ask the upstream for usage on streams that did not, and hide that extra chunk from the client, so streamed spans get token counts',
-    oneOf('off', 'inject'),
+    'auto',
+    'streams of chat and legacy completions that did not ask for usage: `auto` asks the upstream for it, hides from the client what that adds, and resends the request unchanged to an upstream that refuses it; `inject` always asks; `off` never (see Tokens and cost)',
+    oneOf('auto', 'inject', 'off'),
   ),
   writeQueueMax: setting('LLMTAP_WRITE_QUEUE_MAX', '20000', 'spans waiting for SQLite at most; past it new spans are dropped and counted', integer(1)),
   flushIntervalMs: setting('LLMTAP_FLUSH_INTERVAL_MS', '100', 'how often queued spans are written to SQLite (one transaction per batch)', integer(1, 60_000)),

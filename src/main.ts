@@ -62,10 +62,11 @@ export async function start(config: Config, logging: Logging): Promise<Running> 
     log.info('export off: set PHOENIX_COLLECTOR_ENDPOINT (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT / OTEL_EXPORTER_OTLP_ENDPOINT) to mirror spans');
   }
   const recorder = new Recorder(
-    { captureMaxBytes: config.captureMaxBytes, injectStreamUsage: config.streamUsage === 'inject', recordOther: config.recordOther },
+    { captureMaxBytes: config.captureMaxBytes, streamUsage: config.streamUsage, recordOther: config.recordOther },
     store,
     (result) => reportExchange(log, metrics, result),
     log,
+    metrics,
   );
   const forwarder = new Forwarder(config, recorder);
   const app = createApp({

@@ -55,6 +55,11 @@ export class Metrics {
     labelNames: ['model', 'kind'] as const,
     registers: [this.registry],
   });
+  readonly streamUsageRefused = new Counter({
+    name: 'llmtap_stream_usage_refused_total',
+    help: 'Models whose upstream refused an injected stream_options.include_usage (LLMTAP_STREAM_USAGE=auto then stops adding it for them)',
+    registers: [this.registry],
+  });
   readonly spansRecorded = new Counter({ name: 'llmtap_spans_recorded_total', help: 'Spans built from exchanges', registers: [this.registry] });
   readonly spanErrors = new Counter({ name: 'llmtap_span_assembly_errors_total', help: 'Exchanges whose span could not be built', registers: [this.registry] });
   readonly spansStored = new Counter({ name: 'llmtap_spans_stored_total', help: 'Spans written to SQLite', registers: [this.registry] });

@@ -1,5 +1,6 @@
-// Storage thread. A captured response read back: its chunks with the time each was written, its bytes
-// as one buffer, and its body decompressed the way the client's library reads it.
+// Storage thread (and, for decompress, the server thread judging a held error answer: usage-inject.ts). A
+// captured response read back: its chunks with the time each was written, its bytes as one buffer, and its
+// body decompressed the way the client's library reads it.
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 
 import type { Captured } from './capture.js';
@@ -22,18 +23,23 @@ const DECODERS: Record<string, ((b: Buffer, o: { maxOutputLength: number }) => B
   br: brotliDecompressSync,
 };
 
+/** A body decompressed (at most `limit` bytes of it); undefined when it is not compressed, or cannot be decoded. */
+export function decompress(body: Buffer, contentEncoding: string | undefined, limit: number): Buffer | undefined {
+  const decode = contentEncoding ? DECODERS[contentEncoding.trim().toLowerCase()] : undefined;
+  if (!decode || body.length === 0) return undefined;
+  try {
+    return decode(body, { maxOutputLength: limit });
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * The captured bytes as the client's library will read them: decompressed when the upstream compressed
  * them (the client got them compressed, as sent). A compressed stream's events all take the time of
  * its first chunk. Undecodable bodies are returned as captured.
  */
 export function decoded(c: Captured, contentEncoding: string | undefined, limit: number): Captured {
-  const decode = contentEncoding ? DECODERS[contentEncoding.trim().toLowerCase()] : undefined;
-  if (!decode || c.bytes.length === 0) return c;
-  try {
-    const plain = decode(bufferOf(c), { maxOutputLength: limit });
-    return { bytes: plain, lengths: [plain.length], firstNs: c.firstNs, offsets: [0], truncated: c.truncated };
-  } catch {
-    return c;
-  }
+  const plain = decompress(bufferOf(c), contentEncoding, limit);
+  return plain ? { bytes: plain, lengths: [plain.length], firstNs: c.firstNs, offsets: [0], truncated: c.truncated } : c;
 }

@@ -5,16 +5,18 @@
 import type { IncomingMessage } from 'node:http';
 
 import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
 import type { ExchangeObserver, ExchangeResult, ExchangeRewriter, ExchangeTap, ExchangeWatcher, ResponseFilter } from '../proxy/exchange.js';
 import { rawHeader, removeHeader } from '../proxy/headers.js';
 import { Capture, type CapturedExchange, exactCopy } from './capture.js';
 import { isContextHeader, readContext, type RequestContext, upstreamTraceparent } from './context.js';
 import { acceptsStreamUsage, type Route, routeFor } from './route.js';
-import { requestUsage, UsageChunkFilter } from './usage-inject.js';
+import { refusesUsage, requestUsage, StreamUsage, type StreamUsageMode, UsageChunkFilter } from './usage-inject.js';
 
 export interface RecorderOptions {
   captureMaxBytes: number;
-  injectStreamUsage: boolean;
+  /** LLMTAP_STREAM_USAGE. */
+  streamUsage: StreamUsageMode;
   /** A light span for requests no endpoint module records. */
   recordOther: boolean;
 }
@@ -28,12 +30,17 @@ export interface ExchangeSink {
 export type Report = (result: ExchangeResult) => void;
 
 export class Recorder implements ExchangeObserver {
+  readonly #streamUsage: StreamUsage;
+
   constructor(
     private readonly opts: RecorderOptions,
     private readonly sink: ExchangeSink,
     private readonly report: Report,
     private readonly log: Logger,
-  ) {}
+    metrics: Metrics,
+  ) {
+    this.#streamUsage = new StreamUsage(opts.streamUsage, log, metrics);
+  }
 
   isOwnHeader(name: string): boolean {
     return isContextHeader(name);
@@ -51,8 +58,8 @@ export class Recorder implements ExchangeObserver {
     const responseHeaders = ['x-llmtap-trace-id', ctx.traceId, 'x-llmtap-span-id', ctx.spanId];
     // A light span leaves the request exactly as the client sent it.
     if (!route.endpoint) return { responseHeaders, watch: recording };
-    const inject = this.opts.injectStreamUsage && acceptsStreamUsage(route.endpoint);
-    return { responseHeaders, watch: recording, rewrite: new Rewrite(ctx, inject) };
+    const usage = this.opts.streamUsage !== 'off' && acceptsStreamUsage(route.endpoint) ? this.#streamUsage : undefined;
+    return { responseHeaders, watch: recording, rewrite: new Rewrite(ctx, route, usage) };
   }
 
   #unrecorded(): ExchangeTap {
@@ -62,28 +69,43 @@ export class Recorder implements ExchangeObserver {
 
 /** What a recorded endpoint's exchange changes: the traceparent sent upstream, and usage injection. */
 class Rewrite implements ExchangeRewriter {
-  #injected = false;
+  /** The model the option was added for (an Azure deployment's name on its paths). */
+  #injectedFor: string | undefined;
+  readonly retryUnedited?: (status: number, rawHeaders: readonly string[], body: Buffer) => boolean;
 
   constructor(
     private readonly ctx: RequestContext,
-    private readonly injectStreamUsage: boolean,
-  ) {}
+    private readonly route: Route,
+    /** Set when this endpoint's streams may get the usage option. */
+    private readonly usage: StreamUsage | undefined,
+  ) {
+    if (usage?.mode === 'auto') this.retryUnedited = (status, raw, body) => this.#refused(status, raw, body);
+  }
 
   request(headers: string[], body: Buffer): Buffer {
     // The upstream sees llmtap's span as the parent of whatever it traces.
     removeHeader(headers, 'traceparent');
     headers.push('traceparent', upstreamTraceparent(this.ctx));
-    if (!this.injectStreamUsage) return body;
-    const rewritten = requestUsage(body);
+    const rewritten = this.usage && requestUsage(body);
     if (!rewritten) return body;
-    this.#injected = true;
+    const model = this.route.deployment ?? rewritten.model;
+    if (!this.usage!.injects(model)) return body;
+    this.#injectedFor = model;
     removeHeader(headers, 'content-length');
-    return rewritten;
+    return rewritten.body;
+  }
+
+  /** In `auto` mode, an upstream that refuses the option gets the client's own request. */
+  #refused(status: number, raw: readonly string[], body: Buffer): boolean {
+    if (this.#injectedFor === undefined || !refusesUsage(status, raw, body)) return false;
+    this.usage!.refused(this.#injectedFor);
+    this.#injectedFor = undefined;
+    return true;
   }
 
   response(_status: number, raw: readonly string[]): ResponseFilter | undefined {
     const sse = rawHeader(raw, 'content-type')?.toLowerCase().startsWith('text/event-stream') ?? false;
-    return this.#injected && sse ? new UsageChunkFilter() : undefined;
+    return this.#injectedFor !== undefined && sse ? new UsageChunkFilter() : undefined;
   }
 }
 
