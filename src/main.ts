@@ -39,7 +39,13 @@ export async function start(config: Config, logging: Logging): Promise<Running> 
       maxQueue: config.writeQueueMax,
       flushIntervalMs: config.flushIntervalMs,
       retentionDays: config.retentionDays,
-      assemble: { providers: providers(config.provider, config.upstreamUrl), project, captureMaxBytes: config.captureMaxBytes, mask: maskSettings(config) },
+      assemble: {
+        providers: providers(config.provider, config.upstreamUrl),
+        project,
+        captureMaxBytes: config.captureMaxBytes,
+        mask: maskSettings(config),
+        prices: config.prices,
+      },
       ...(target && {
         export: {
           url: target.url.href,

@@ -51,8 +51,14 @@ export class Metrics {
   });
   readonly tokens = new Counter({
     name: 'llmtap_tokens_total',
-    help: 'Tokens reported by the upstream, by model and kind',
-    labelNames: ['model', 'kind'] as const,
+    help: 'Tokens of recorded calls (the upstream counts, else estimates), by model and type: prompt and completion; cached (part of prompt) and reasoning (part of completion)',
+    labelNames: ['model', 'type'] as const,
+    registers: [this.registry],
+  });
+  readonly cost = new Counter({
+    name: 'llmtap_cost_usd_total',
+    help: 'What recorded calls cost in USD (llm.cost.total), by model; calls of models without a known price add nothing',
+    labelNames: ['model'] as const,
     registers: [this.registry],
   });
   readonly streamUsageRefused = new Counter({

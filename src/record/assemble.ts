@@ -5,11 +5,14 @@ import { LLMSystem, MimeType, SemanticConventions as SC } from '@arizeai/openinf
 import type { MaskConfig } from '../config.js';
 import { isObject, type Json } from '../json.js';
 import type { Captured, CapturedExchange } from './capture.js';
+import type { Pricing } from './cost.js';
 import { bufferOf, decoded } from './decode.js';
 import type { Endpoint, StreamOutcome } from './endpoints/endpoint.js';
 import { ENDPOINTS } from './endpoints/index.js';
+import { estimateTokens } from './estimate.js';
 import { type Failure, httpFailure, transportFailure } from './failure.js';
 import { maskAttributes } from './mask.js';
+import type { PriceOverrides } from './price-file.js';
 import type { Providers } from './provider.js';
 import { routeFor } from './route.js';
 import { type Attributes, LLMTAP, put, type Span, type SpanEvent } from './span.js';
@@ -26,9 +29,11 @@ export interface AssembleOptions {
   project: string;
   captureMaxBytes: number;
   mask: MaskConfig;
+  /** LLMTAP_PRICES (the storage thread's Pricing prices with them). */
+  prices: PriceOverrides;
 }
 
-export function assembleSpan(exchange: CapturedExchange, opts: AssembleOptions): Span {
+export function assembleSpan(exchange: CapturedExchange, opts: AssembleOptions, pricing: Pricing): Span {
   const { ctx, result } = exchange;
   const route = routeFor(exchange.method, exchange.url);
   const endpoint = route.endpoint && ENDPOINTS[route.endpoint];
@@ -57,6 +62,11 @@ export function assembleSpan(exchange: CapturedExchange, opts: AssembleOptions):
     stream = readResponse(endpoint, exchange.contentType, response, attrs);
   }
   if (stream.error && !failure) failure = { type: 'APIError', message: stream.error.message };
+  if (endpoint && result.status >= 200 && result.status < 300) {
+    countTokens(attrs, endpoint);
+    const model = attrs[endpoint.modelKey];
+    Object.assign(attrs, pricing.costAttributes(typeof model === 'string' ? model : '', String(attrs[SC.LLM_PROVIDER]), result.startNs, attrs));
+  }
   if (response?.truncated) put(attrs, LLMTAP.OUTPUT_TRUNCATED, true);
   if (result.status > 0) put(attrs, LLMTAP.HTTP_STATUS, result.status);
 
@@ -128,6 +138,21 @@ function readResponse(endpoint: Endpoint, contentType: string, response: Capture
   put(attrs, SC.OUTPUT_VALUE, body.toString('utf8'));
   put(attrs, SC.OUTPUT_MIME_TYPE, MimeType.TEXT);
   return {};
+}
+
+/** The upstream's counts, or, when it gave none (see estimate.ts), estimated ones; either way saying which. */
+function countTokens(attrs: Attributes, endpoint: Endpoint): void {
+  if (attrs[SC.LLM_TOKEN_COUNT_PROMPT] !== undefined || attrs[SC.LLM_TOKEN_COUNT_COMPLETION] !== undefined) {
+    attrs[LLMTAP.TOKEN_SOURCE] = 'upstream';
+    return;
+  }
+  const model = attrs[endpoint.modelKey];
+  const { prompt, completion } = estimateTokens(attrs, typeof model === 'string' ? model : '');
+  if (prompt === undefined && completion === undefined) return;
+  put(attrs, SC.LLM_TOKEN_COUNT_PROMPT, prompt);
+  put(attrs, SC.LLM_TOKEN_COUNT_COMPLETION, completion);
+  attrs[SC.LLM_TOKEN_COUNT_TOTAL] = (prompt ?? 0) + (completion ?? 0);
+  attrs[LLMTAP.TOKEN_SOURCE] = 'estimate';
 }
 
 function exceptionEvent(f: Failure, atNs: bigint): SpanEvent {

@@ -15,6 +15,7 @@ import { Metrics } from '../metrics.js';
 import { jsonlChunks } from '../phoenix/jsonl.js';
 import { assembleSpan } from '../record/assemble.js';
 import type { CapturedExchange } from '../record/capture.js';
+import { Pricing } from '../record/cost.js';
 import type { Span } from '../record/span.js';
 import { reportExchange, type SpanSummary, summarize } from '../report.js';
 import { type DB, openDatabase } from '../store/db.js';
@@ -84,11 +85,12 @@ export function runStorageThread(port: MessagePort, settings: StoreSettings): vo
   delivery?.start();
   const stopRetention = startRetention(db, settings.retentionDays, log);
   const reads = readQueries(db, metrics);
+  const pricing = new Pricing(settings.assemble.prices);
 
   const record = (exchange: CapturedExchange): void => {
     let summary: SpanSummary | undefined;
     try {
-      const span = assembleSpan(exchange, settings.assemble);
+      const span = assembleSpan(exchange, settings.assemble, pricing);
       writer.enqueue(span);
       metrics.spansRecorded.inc();
       summary = summarize(span);
