@@ -19,9 +19,10 @@ import { Pricing } from '../record/cost.js';
 import type { Span } from '../record/span.js';
 import { reportExchange, type SpanSummary, summarize } from '../report.js';
 import { type DB, openDatabase } from '../store/db.js';
-import { iterateWholeSpans, lastSeq, listSpans, models, modelStats, type Position, type SpanFilter, traceRows } from '../store/queries.js';
+import { iterateWholeSpans, lastSeq, listSpans, models, type Position, type SpanFilter, traceRows } from '../store/queries.js';
 import { startRetention } from '../store/retention.js';
 import { rowToSpan, spanInserter, spanReader } from '../store/spans.js';
+import { spend, type SpendQuery } from '../store/spend.js';
 import { SpanWriter } from '../store/writer.js';
 import type { ExportChunk, ExportFlow, FromStore, Health, StoreSettings, ToStore } from './protocol.js';
 
@@ -39,7 +40,7 @@ function readQueries(db: () => DB, metrics: Metrics) {
     span: (spanId: string) => spanReader(db())(spanId),
     trace: (traceId: string) => traceRows(db(), traceId).map(rowToSpan),
     models: () => models(db()),
-    stats: (sinceNs: bigint, untilNs: bigint) => modelStats(db(), sinceNs, untilNs),
+    stats: (query: SpendQuery) => spend(db(), query),
     import: (spans: Span[]) => spanInserter(db(), { outbox: false })(spans).length,
     metrics: () => metrics.registry.getMetricsAsJSON(),
   };
