@@ -117,10 +117,10 @@ export class StreamUsage {
 
 const LF2 = Buffer.from('\n\n');
 const CRLF2 = Buffer.from('\r\n\r\n');
-const USAGE_KEY = Buffer.from('"usage":');
-const NULL_USAGE = Buffer.from(',"usage":null');
-const USAGE_OBJECT = Buffer.from('"usage":{');
 const EMPTY = Buffer.alloc(0);
+const USAGE_KEY = '"usage":';
+const NULL_USAGE = '"usage":null';
+const USAGE_OBJECT = '"usage":{';
 
 /** An event longer than this (never seen in a chat stream) passes through as it comes, unheld. */
 const MAX_EVENT_BYTES = 1024 * 1024;
@@ -134,57 +134,55 @@ const FLAT_TAIL = new RegExp(`^(?:,${MEMBER})*\\}$`);
 
 /** End of the last complete event in `buf` (just past its blank line), or 0. */
 function lastBoundary(buf: Buffer): number {
+  const n = buf.length;
+  // Most chunks end with an event: no search.
+  if (buf[n - 1] === 0x0a && (buf[n - 2] === 0x0a || (buf[n - 2] === 0x0d && buf[n - 3] === 0x0a && buf[n - 4] === 0x0d))) return n;
   const lf = buf.lastIndexOf(LF2);
   const crlf = buf.lastIndexOf(CRLF2);
   return Math.max(lf < 0 ? 0 : lf + 2, crlf < 0 ? 0 : crlf + 4);
 }
 
-/** Just past the first blank line at or after `from`, or -1 (`hasCrlf` false: `buf` has no CRLF blank line, skip that search). */
-function nextBoundary(buf: Buffer, from: number, hasCrlf = true): number {
-  const lf = buf.indexOf(LF2, from);
-  const crlf = hasCrlf ? buf.indexOf(CRLF2, from) : -1;
-  if (lf < 0) return crlf < 0 ? -1 : crlf + 4;
-  return crlf < 0 || lf + 2 < crlf + 4 ? lf + 2 : crlf + 4;
+/** Just past the first blank line at or after `from` in `text`, or -1 (`crlf` false: it has no CRLF blank line). */
+function nextBoundary(text: string, from: number, crlf: boolean): number {
+  const lf = text.indexOf('\n\n', from);
+  const cr = crlf ? text.indexOf('\r\n\r\n', from) : -1;
+  if (lf < 0) return cr < 0 ? -1 : cr + 4;
+  return cr < 0 || lf + 2 < cr + 4 ? lf + 2 : cr + 4;
 }
 
-/** The JSON of an event that is one `data:` line, as [start, end) in `event`; undefined otherwise. */
-function singleData(event: Buffer): [number, number] | undefined {
-  if (event.toString('latin1', 0, 5) !== 'data:') return undefined;
-  const start = event[5] === 0x20 ? 6 : 5;
-  const end = event.length - (event[event.length - 2] === 0x0d ? 4 : 2);
-  const cr = event.indexOf(0x0d, start);
-  const lf = event.indexOf(0x0a, start);
-  if ((cr >= 0 && cr < end) || (lf >= 0 && lf < end)) return undefined;
-  return [start, end];
-}
-
-/** The usage-only event the option adds: `"choices":[]` and a usage object. */
-function isUsageOnly(event: Buffer): boolean {
-  if (!event.includes(USAGE_OBJECT)) return false;
-  const data = singleData(event);
-  if (!data) return false;
-  try {
-    const chunk: unknown = JSON.parse(event.toString('utf8', data[0], data[1]));
-    return isObject(chunk) && Array.isArray(chunk.choices) && chunk.choices.length === 0 && isObject(chunk.usage);
-  } catch {
-    return false;
-  }
+/** The JSON of an event that is one `data:` line, as [start, end) of `text`; undefined otherwise. */
+function singleData(text: string, start: number, end: number): [number, number] | undefined {
+  if (!text.startsWith('data:', start)) return undefined;
+  const from = text.charCodeAt(start + 5) === 0x20 ? start + 6 : start + 5;
+  const to = end - (text.charCodeAt(end - 2) === 0x0d ? 4 : 2);
+  const lf = text.indexOf('\n', from);
+  const cr = text.indexOf('\r', from);
+  if ((lf >= 0 && lf < to) || (cr >= 0 && cr < to)) return undefined;
+  return [from, to];
 }
 
 /**
- * The event without its `,"usage":null` member, as pieces to send; undefined when there is none, or when
- * it is not provably the top-level member: the event must be one `data:` line holding a compact object in
- * which `"usage"` occurs once, with only flat members before it (as in OpenAI's tool-call chunks) or after
- * it (`…}],"usage":null,"obfuscation":"…"}`, and legacy completions' `…,"usage":null}`).
+ * The bytes of one event that the option added, as [start, end) of `text`: the whole event when it is
+ * the usage-only one (`"choices":[]` and a usage object), its `,"usage":null` member when that is provably
+ * the top-level member, else undefined (the event stays as it came). `usage`: where its one `"usage":` is.
+ * Proof of the member: the event is one `data:` line holding a compact object, with only flat members
+ * before `"usage":null` (as in OpenAI's tool-call chunks) or after it (`…}],"usage":null,"obfuscation":"…"}`,
+ * and legacy completions' `…,"usage":null}`).
  */
-function withoutNullUsage(event: Buffer): Buffer[] | undefined {
-  const at = event.indexOf(NULL_USAGE);
-  if (at < 0 || event.indexOf(USAGE_KEY, at + NULL_USAGE.length) >= 0 || event.indexOf(USAGE_KEY) !== at + 1) return undefined;
-  const data = singleData(event);
-  if (!data || at < data[0] || event[data[0]] !== 0x7b) return undefined;
-  const after = at + NULL_USAGE.length;
-  if (!FLAT_TAIL.test(event.toString('latin1', after, data[1])) && !FLAT_HEAD.test(event.toString('latin1', data[0], at))) return undefined;
-  return [event.subarray(0, at), event.subarray(after)];
+function added(text: string, events: Buffer, start: number, end: number, usage: number): [number, number] | undefined {
+  const data = singleData(text, start, end);
+  if (!data || text.charCodeAt(data[0]) !== 0x7b || usage < data[0]) return undefined;
+  if (text.startsWith(USAGE_OBJECT, usage)) {
+    try {
+      const chunk: unknown = JSON.parse(events.toString('utf8', data[0], data[1]));
+      return isObject(chunk) && Array.isArray(chunk.choices) && chunk.choices.length === 0 && isObject(chunk.usage) ? [start, end] : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+  if (!text.startsWith(NULL_USAGE, usage) || text.charCodeAt(usage - 1) !== 0x2c) return undefined;
+  const after = usage + NULL_USAGE.length;
+  return FLAT_TAIL.test(text.slice(after, data[1])) || FLAT_HEAD.test(text.slice(data[0], usage - 1)) ? [usage - 1, after] : undefined;
 }
 
 /** Gives the client an injected stream as the upstream would have sent it without the option. */
@@ -198,8 +196,10 @@ export class UsageChunkFilter implements ResponseFilter {
     let data = this.#pending.length > 0 ? Buffer.concat([this.#pending, chunk]) : chunk;
     const out: Buffer[] = [];
     if (this.#passing) {
-      const end = nextBoundary(data, 0);
-      if (end < 0) return data;
+      const lf = data.indexOf(LF2);
+      const crlf = data.indexOf(CRLF2);
+      const end = Math.min(lf < 0 ? Infinity : lf + 2, crlf < 0 ? Infinity : crlf + 4);
+      if (end === Infinity) return data;
       out.push(data.subarray(0, end));
       data = data.subarray(end);
       this.#passing = false;
@@ -219,21 +219,36 @@ export class UsageChunkFilter implements ResponseFilter {
   }
 }
 
-/** Appends the complete events of `events` to `out`, each as the client would have received it. */
+/**
+ * Appends the complete events of `events` to `out`, each as the client would have received it. They are
+ * searched as one latin1 string (a byte per character, so positions are byte offsets) and cut only where
+ * the option added something.
+ */
 function edit(events: Buffer, out: Buffer[]): void {
-  if (!events.includes(USAGE_KEY)) {
+  const text = events.toString('latin1');
+  let usage = text.indexOf(USAGE_KEY);
+  if (usage < 0) {
     out.push(events);
     return;
   }
-  const hasCrlf = events.includes(CRLF2);
-  for (let start = 0; start < events.length;) {
-    const next = nextBoundary(events, start, hasCrlf);
-    const end = next < 0 ? events.length : next;
-    const event = events.subarray(start, end);
+  const crlf = text.includes('\r\n\r\n');
+  let kept = 0;
+  let start = 0;
+  while (usage >= 0) {
+    // The event holding `usage`: the events before it are passed over, forward.
+    let end: number;
+    while ((end = nextBoundary(text, start, crlf)) >= 0 && end <= usage) start = end;
+    if (end < 0) end = text.length;
+    let other = text.indexOf(USAGE_KEY, usage + USAGE_KEY.length);
+    // `"usage"` only once in the event, or it is left alone.
+    const cut = other < 0 || other >= end ? added(text, events, start, end, usage) : undefined;
+    if (cut) {
+      out.push(events.subarray(kept, cut[0]));
+      kept = cut[1];
+    }
+    while (other >= 0 && other < end) other = text.indexOf(USAGE_KEY, other + USAGE_KEY.length);
+    usage = other;
     start = end;
-    if (isUsageOnly(event)) continue;
-    const pieces = withoutNullUsage(event);
-    if (pieces) out.push(...pieces);
-    else out.push(event);
   }
+  out.push(events.subarray(kept));
 }
