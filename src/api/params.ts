@@ -2,7 +2,7 @@
 import { parseIsoTime } from '../phoenix/isotime.js';
 import type { StatusCode } from '../record/span.js';
 import type { Position, SpanFilter } from '../store/queries.js';
-import { type Dimension, DIMENSIONS, type SpendQuery } from '../store/spend.js';
+import type { Dimension, SpendQuery } from '../store/spend.js';
 import { BadRequest } from './errors.js';
 
 const FILTERS = ['since', 'until', 'trace_id', 'session_id', 'user_id', 'model', 'status', 'q', 'after_seq'];
@@ -106,6 +106,8 @@ function decodeCursor(cursor: string): Position {
 }
 
 const HOUR_NS = 3_600_000_000_000n;
+/** What /api/stats and `llmtap stats` group by (the store's Dimension; the server thread never loads src/store/). */
+export const DIMENSIONS: readonly Dimension[] = ['model', 'user', 'session', 'project'];
 const BUCKETS = ['hour', 'day'] as const;
 
 /** Whole hours (UTC) around [fromNs, toNs): the start rounded down, the end up. */

@@ -2,12 +2,12 @@
 // day, as a terminal table or as /api/stats's JSON; read-only, beside a live server (WAL).
 import { parseArgs } from 'node:util';
 
-import { wholeHours } from '../api/params.js';
+import { DIMENSIONS, wholeHours } from '../api/params.js';
 import type { Config } from '../config.js';
 import { PhoenixFormatError } from '../phoenix/format-error.js';
 import { parseIsoTime } from '../phoenix/isotime.js';
 import { openDatabase } from '../store/db.js';
-import { type Dimension, DIMENSIONS, spend, type SpendQuery, type SpendReport, type Totals } from '../store/spend.js';
+import { type Dimension, spend, type SpendQuery, type SpendReport, type Totals } from '../store/spend.js';
 import { UsageError } from './errors.js';
 
 const STATS_USAGE = `usage: llmtap stats [--by model|user|session|project|hour|day]… [--since 7d] [--until ISO] [--json]

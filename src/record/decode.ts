@@ -1,6 +1,6 @@
-// Storage thread (and, for decompress, the server thread judging a held error answer: usage-inject.ts). A
-// captured response read back: its chunks with the time each was written, its bytes as one buffer, and its
-// body decompressed the way the client's library reads it.
+// Both threads: the storage thread reads a captured response back (its chunks with the time each was
+// written, its bytes as one buffer, its body decompressed the way the client's library reads it); the
+// server thread decompresses a held error answer with it (usage-inject.ts).
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 
 import type { Captured } from './capture.js';

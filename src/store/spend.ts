@@ -4,8 +4,8 @@
 // reads a few rows per hour instead of every span.
 import type { DB } from './db.js';
 
-export const DIMENSIONS = ['model', 'user', 'session', 'project'] as const;
-export type Dimension = (typeof DIMENSIONS)[number];
+/** What spend is grouped by (api/params.ts lists them for the read side, which never loads this file). */
+export type Dimension = 'model' | 'user' | 'session' | 'project';
 
 const NS_PER_HOUR = 3_600_000_000_000n;
 
@@ -57,8 +57,8 @@ export function rollupWriter(db: DB): (spans: Iterable<SpanTotals>, sign: 1 | -1
     for (const s of spans) {
       const hour = hourOf(s.start_ns);
       const values: Record<Dimension, string> = { model: s.model ?? '', user: s.user_id ?? '', session: s.session_id ?? '', project: s.project };
-      for (const dimension of DIMENSIONS) {
-        const key = `${dimension}\n${hour}\n${values[dimension]}`;
+      for (const [dimension, value] of Object.entries(values)) {
+        const key = `${dimension}\n${hour}\n${value}`;
         let sum = sums.get(key);
         if (!sum) sums.set(key, (sum = { requests: 0, errors: 0, prompt: 0, completion: 0, cached: 0, reasoning: 0, cost: 0 }));
         sum.requests += 1;
