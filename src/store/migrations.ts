@@ -80,8 +80,8 @@ export const MIGRATIONS: readonly (string | ((db: DB) => void))[] = [
    DROP INDEX spans_for_stats;
    CREATE TABLE usage_hourly (
      dimension TEXT NOT NULL,
-     hour INTEGER NOT NULL,
      value TEXT NOT NULL,
+     hour INTEGER NOT NULL,
      requests INTEGER NOT NULL,
      errors INTEGER NOT NULL,
      prompt_tokens INTEGER NOT NULL,
@@ -89,20 +89,20 @@ export const MIGRATIONS: readonly (string | ((db: DB) => void))[] = [
      cached_tokens INTEGER NOT NULL,
      reasoning_tokens INTEGER NOT NULL,
      cost_usd REAL NOT NULL,
-     PRIMARY KEY (dimension, hour, value)
+     PRIMARY KEY (dimension, value, hour)
    ) WITHOUT ROWID;
    CREATE TEMP TABLE spend_backfill AS
      SELECT start_ns / 3600000000000 AS hour, project, coalesce(model, '') AS model, coalesce(user_id, '') AS user,
        coalesce(session_id, '') AS session, count(*) AS requests, sum(status_code = 'ERROR') AS errors,
        coalesce(sum(prompt_tokens), 0) AS prompt_tokens, coalesce(sum(completion_tokens), 0) AS completion_tokens
      FROM spans GROUP BY 1, 2, 3, 4, 5;
-   INSERT INTO usage_hourly SELECT 'model', hour, model, sum(requests), sum(errors), sum(prompt_tokens), sum(completion_tokens), 0, 0, 0
+   INSERT INTO usage_hourly SELECT 'model', model, hour, sum(requests), sum(errors), sum(prompt_tokens), sum(completion_tokens), 0, 0, 0
      FROM spend_backfill GROUP BY hour, model;
-   INSERT INTO usage_hourly SELECT 'user', hour, user, sum(requests), sum(errors), sum(prompt_tokens), sum(completion_tokens), 0, 0, 0
+   INSERT INTO usage_hourly SELECT 'user', user, hour, sum(requests), sum(errors), sum(prompt_tokens), sum(completion_tokens), 0, 0, 0
      FROM spend_backfill GROUP BY hour, user;
-   INSERT INTO usage_hourly SELECT 'session', hour, session, sum(requests), sum(errors), sum(prompt_tokens), sum(completion_tokens), 0, 0, 0
+   INSERT INTO usage_hourly SELECT 'session', session, hour, sum(requests), sum(errors), sum(prompt_tokens), sum(completion_tokens), 0, 0, 0
      FROM spend_backfill GROUP BY hour, session;
-   INSERT INTO usage_hourly SELECT 'project', hour, project, sum(requests), sum(errors), sum(prompt_tokens), sum(completion_tokens), 0, 0, 0
+   INSERT INTO usage_hourly SELECT 'project', project, hour, sum(requests), sum(errors), sum(prompt_tokens), sum(completion_tokens), 0, 0, 0
      FROM spend_backfill GROUP BY hour, project;
    DROP TABLE spend_backfill;`,
 ];
