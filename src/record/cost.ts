@@ -4,7 +4,7 @@
 // models it names. A model neither knows gets no cost attributes, never a zero. Nothing here depends on an
 // endpoint: any span with OpenInference token counts can be priced (Chat, Responses, embeddings, Realtime).
 import { SemanticConventions as SC } from '@arizeai/openinference-semantic-conventions';
-import { calcPrice, type ModelPrice, type PriceCalculation, type Provider, type Usage } from '@pydantic/genai-prices';
+import { calcPrice, type ModelInfo, type ModelPrice, type PriceCalculation, type Provider, type Usage } from '@pydantic/genai-prices';
 
 import type { PriceOverrides } from './price-file.js';
 import type { Attributes } from './span.js';
@@ -54,7 +54,7 @@ export class Pricing {
         // unpriceable counts say nothing about the model: resolved again next time
         return null;
       }
-      own = found && { id: found.provider.id, name: found.provider.name, api_pattern: '', models: [found.model] };
+      own = found && { id: found.provider.id, name: found.provider.name, api_pattern: '', models: [tokenPrices(found.model, model)] };
       if (this.#resolved.size >= RESOLVED_MAX) this.#resolved.clear();
       this.#resolved.set(key, own);
     }
@@ -62,95 +62,93 @@ export class Pricing {
   }
 }
 
-const num = (attrs: Attributes, key: string): number | undefined => (typeof attrs[key] === 'number' ? (attrs[key] as number) : undefined);
+/**
+ * The model as this span's usage is priced: matched by the exact id that resolved to it, without the prices
+ * token counts never feed (per-search, per-hour: they add nothing here, and half of calcPrice's time goes to
+ * checking how the priced units relate). A per-request price stays.
+ */
+function tokenPrices(info: ModelInfo, id: string): ModelInfo {
+  const keep = (prices: ModelPrice): ModelPrice =>
+    Object.fromEntries(Object.entries(prices).filter(([key]) => key.endsWith('_mtok') || key === 'requests_kcount'));
+  const prices = Array.isArray(info.prices) ? info.prices.map((c) => ({ ...c, prices: keep(c.prices) })) : keep(info.prices);
+  return { ...info, match: { equals: id }, prices };
+}
 
 /** OpenInference counts → genai-prices usage. Like OpenAI's, its totals include their cached, audio and reasoning parts. */
+const USAGE: [string, string][] = [
+  [SC.LLM_TOKEN_COUNT_PROMPT, 'input_tokens'],
+  [SC.LLM_TOKEN_COUNT_PROMPT_DETAILS_CACHE_READ, 'cache_read_tokens'],
+  [SC.LLM_TOKEN_COUNT_PROMPT_DETAILS_CACHE_WRITE, 'cache_write_tokens'],
+  [SC.LLM_TOKEN_COUNT_PROMPT_DETAILS_AUDIO, 'input_audio_tokens'],
+  [SC.LLM_TOKEN_COUNT_COMPLETION, 'output_tokens'],
+  [SC.LLM_TOKEN_COUNT_COMPLETION_DETAILS_AUDIO, 'output_audio_tokens'],
+  [SC.LLM_TOKEN_COUNT_COMPLETION_DETAILS_REASONING, 'output_reasoning_tokens'],
+];
+
 function usageOf(a: Attributes): Usage | undefined {
-  const input = num(a, SC.LLM_TOKEN_COUNT_PROMPT);
-  const output = num(a, SC.LLM_TOKEN_COUNT_COMPLETION);
-  if (input === undefined && output === undefined) return undefined;
-  const usage: Usage = {
-    input_tokens: input,
-    cache_read_tokens: num(a, SC.LLM_TOKEN_COUNT_PROMPT_DETAILS_CACHE_READ),
-    cache_write_tokens: num(a, SC.LLM_TOKEN_COUNT_PROMPT_DETAILS_CACHE_WRITE),
-    input_audio_tokens: num(a, SC.LLM_TOKEN_COUNT_PROMPT_DETAILS_AUDIO),
-    output_tokens: output,
-    output_audio_tokens: num(a, SC.LLM_TOKEN_COUNT_COMPLETION_DETAILS_AUDIO),
-    output_reasoning_tokens: num(a, SC.LLM_TOKEN_COUNT_COMPLETION_DETAILS_REASONING),
-  };
-  for (const k of Object.keys(usage)) if (usage[k] === undefined) delete usage[k];
-  return usage;
+  const usage: Usage = {};
+  for (const [attr, key] of USAGE) if (typeof a[attr] === 'number') usage[key] = a[attr];
+  return usage.input_tokens === undefined && usage.output_tokens === undefined ? undefined : usage;
 }
 
 /** The usage a per-million price applies to (`cache_read_mtok` → `cache_read_tokens`), by the library's naming. */
-const usageKey = (priceKey: string): string | undefined => (priceKey.endsWith('_mtok') ? `${priceKey.slice(0, -5)}_tokens` : undefined);
+const usageKey = (priceKey: string): string => (priceKey.endsWith('_mtok') ? `${priceKey.slice(0, -5)}_tokens` : '');
 
-/**
- * What each price key of `prices` contributed to one direction's total: the keys whose usage is counted
- * are priced again alone (every other price zeroed: which keys are priced decides how the usage splits
- * between them, so the parts add up), the first takes the rest of the direction's total.
- */
-function parts(keys: string[], total: number, usage: Usage, model: string, prices: ModelPrice, own: Provider, timestamp: Date): Map<string, number> {
-  const out = new Map<string, number>();
-  let rest = total;
-  for (const key of keys.slice(1)) {
-    const alone: ModelPrice = {};
-    for (const [k, v] of Object.entries(prices)) if (v !== undefined) alone[k] = k === key ? v : typeof v === 'number' ? 0 : { base: 0, tiers: [] };
-    const one = calcPrice(usage, model, { provider: { ...own, models: [{ ...own.models[0]!, prices: alone }] }, timestamp });
-    const part = one?.total_price ?? 0;
-    out.set(key, part);
-    rest -= part;
-  }
-  if (keys.length > 0) out.set(keys[0]!, rest);
-  return out;
+/** Prices `usage` with only `key` of `prices` kept (every other price zeroed): what that key contributed. */
+function alone(key: string, usage: Usage, model: string, prices: ModelPrice, own: Provider, timestamp: Date): number {
+  const only: ModelPrice = {};
+  for (const [k, v] of Object.entries(prices)) if (v !== undefined) only[k] = k === key ? v : typeof v === 'number' ? 0 : { base: 0, tiers: [] };
+  return calcPrice(usage, model, { provider: { ...own, models: [{ ...own.models[0]!, prices: only }] }, timestamp })?.total_price ?? 0;
 }
 
+/**
+ * The OpenInference cost attributes of a price. Each direction's total is split between the price keys
+ * whose usage is counted: each key but the first is priced again alone (which keys are priced decides how
+ * the usage splits between them, so the parts add up), the first takes the rest. Most calls count one
+ * key per direction (no cached, audio or reasoning rate): no second pricing.
+ */
 function attributes(price: PriceCalculation, usage: Usage, model: string, own: Provider, timestamp: Date): Attributes {
-  const counted = (key: string): boolean => (usage[usageKey(key) ?? ''] ?? 0) > 0;
-  const keys = Object.keys(price.model_price).filter(counted);
-  const input = parts(
-    keys.filter((k) => !k.startsWith('output_')),
-    price.input_price,
-    usage,
-    model,
-    price.model_price,
-    own,
-    timestamp,
-  );
-  const output = parts(
-    keys.filter((k) => k.startsWith('output_')),
-    price.output_price,
-    usage,
-    model,
-    price.model_price,
-    own,
-    timestamp,
-  );
-  const sum = (of: Map<string, number>, test: (key: string) => boolean): number => [...of].reduce((s, [k, v]) => (test(k) ? s + v : s), 0);
-
-  const cacheRead = sum(input, (k) => k.startsWith('cache_') && k.includes('read'));
-  const cacheWrite = sum(input, (k) => k.startsWith('cache_write'));
-  const audioIn = sum(input, (k) => k === 'input_audio_mtok');
-  const audioOut = sum(output, (k) => k.startsWith('output_audio'));
-  let reasoning = sum(output, (k) => k.includes('reasoning'));
-  let text = sum(output, (k) => !k.startsWith('output_audio') && !k.includes('reasoning'));
+  const split = { input: 0, cacheRead: 0, cacheWrite: 0, audioIn: 0, output: 0, reasoning: 0, audioOut: 0 };
+  const first = { in: '', out: '' };
+  const rest = { in: price.input_price, out: price.output_price };
+  const part = (key: string, value: number): void => {
+    if (key.startsWith('cache_write')) split.cacheWrite += value;
+    else if (key.startsWith('cache_')) split.cacheRead += value;
+    else if (key === 'input_audio_mtok') split.audioIn += value;
+    else if (key.startsWith('output_audio')) split.audioOut += value;
+    else if (key.includes('reasoning')) split.reasoning += value;
+    else if (key.startsWith('output_')) split.output += value;
+    else split.input += value;
+  };
+  for (const key in price.model_price) {
+    if (!((usage[usageKey(key)] ?? 0) > 0)) continue;
+    const side = key.startsWith('output_') ? 'out' : 'in';
+    if (!first[side]) first[side] = key;
+    else {
+      const value = alone(key, usage, model, price.model_price, own, timestamp);
+      rest[side] -= value;
+      part(key, value);
+    }
+  }
+  if (first.in) part(first.in, rest.in);
+  if (first.out) part(first.out, rest.out);
   // Reasoning tokens are part of the completion and, unless the model prices them apart, billed at its text rate.
   const reasoningTokens = usage.output_reasoning_tokens ?? 0;
   const textTokens = (usage.output_tokens ?? 0) - (usage.output_audio_tokens ?? 0);
-  if (reasoning === 0 && reasoningTokens > 0 && textTokens > 0) {
-    reasoning = (text * Math.min(reasoningTokens, textTokens)) / textTokens;
-    text -= reasoning;
+  if (split.reasoning === 0 && reasoningTokens > 0 && textTokens > 0) {
+    split.reasoning = (split.output * Math.min(reasoningTokens, textTokens)) / textTokens;
+    split.output -= split.reasoning;
   }
   const attrs: Attributes = { [SC.LLM_COST_PROMPT]: price.input_price, [SC.LLM_COST_COMPLETION]: price.output_price, [SC.LLM_COST_TOTAL]: price.total_price };
   const detail = (key: string, value: number): void => {
     if (value > 0) attrs[key] = value;
   };
-  detail(SC.LLM_COST_INPUT, price.input_price - cacheRead - cacheWrite - audioIn);
-  detail(SC.LLM_COST_PROMPT_DETAILS_CACHE_READ, cacheRead);
-  detail(SC.LLM_COST_PROMPT_DETAILS_CACHE_WRITE, cacheWrite);
-  detail(SC.LLM_COST_PROMPT_DETAILS_AUDIO, audioIn);
-  detail(SC.LLM_COST_OUTPUT, text);
-  detail(SC.LLM_COST_COMPLETION_DETAILS_REASONING, reasoning);
-  detail(SC.LLM_COST_COMPLETION_DETAILS_AUDIO, audioOut);
+  detail(SC.LLM_COST_INPUT, split.input);
+  detail(SC.LLM_COST_PROMPT_DETAILS_CACHE_READ, split.cacheRead);
+  detail(SC.LLM_COST_PROMPT_DETAILS_CACHE_WRITE, split.cacheWrite);
+  detail(SC.LLM_COST_PROMPT_DETAILS_AUDIO, split.audioIn);
+  detail(SC.LLM_COST_OUTPUT, split.output);
+  detail(SC.LLM_COST_COMPLETION_DETAILS_REASONING, split.reasoning);
+  detail(SC.LLM_COST_COMPLETION_DETAILS_AUDIO, split.audioOut);
   return attrs;
 }
