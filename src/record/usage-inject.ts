@@ -18,6 +18,7 @@ export type StreamUsageMode = 'auto' | 'inject' | 'off';
 // ---- the request --------------------------------------------------------------------------------
 
 const STREAM_KEY = Buffer.from('"stream"');
+const INCLUDE_USAGE_KEY = Buffer.from('"include_usage"');
 const OPTIONS_KEY = Buffer.from('"stream_options"');
 const ADD_OPTIONS = Buffer.from('"stream_options":{"include_usage":true},');
 const ADD_USAGE = Buffer.from('"include_usage":true');
@@ -46,10 +47,11 @@ function optionsObject(body: Buffer): number {
 /**
  * The body to send upstream when a stream did not ask for usage — the client's bytes with the option
  * inserted — and the model it names; undefined when it needs no change or cannot be changed exactly
- * (a request that sets `include_usage` to anything is left as the client wrote it).
+ * (a request that has an `include_usage` member anywhere is left as the client wrote it).
  */
 export function requestUsage(body: Buffer): { body: Buffer; model: string } | undefined {
-  if (!body.includes(STREAM_KEY)) return undefined; // most requests are not streams: no parsing for them
+  // Only a stream that does not mention include_usage is parsed: most requests are neither.
+  if (!body.includes(STREAM_KEY) || body.includes(INCLUDE_USAGE_KEY)) return undefined;
   let parsed: unknown;
   try {
     parsed = JSON.parse(body.toString('utf8'));
@@ -64,7 +66,7 @@ export function requestUsage(body: Buffer): { body: Buffer; model: string } | un
     // Right after the opening brace: the object has other members (`stream`), hence the comma.
     return { body: Buffer.concat([body.subarray(0, brace + 1), ADD_OPTIONS, body.subarray(brace + 1)]), model };
   }
-  if (!isObject(options) || 'include_usage' in options) return undefined;
+  if (!isObject(options)) return undefined;
   const at = optionsObject(body);
   if (at < 0) return undefined; // the key also appears nested somewhere: no exact place to edit
   const parts = [body.subarray(0, at), ADD_USAGE, body.subarray(at)];

@@ -31,6 +31,7 @@ describe('requestUsage', () => {
       '{"stream":false}',
       '{"stream":true,"stream_options":{"include_usage":true}}', // asked already
       '{"stream":true,"stream_options":{"include_usage":false}}', // the client's explicit choice
+      '{"stream":true,"tools":[{"parameters":{"properties":{"include_usage":{}}}}]}', // mentioned: not looked into
       '{"stream":true,"stream_options":null}',
       '{"stream":true,"stream_options":{},"tools":[{"parameters":{"properties":{"stream_options":{}}}}]}', // which one?
       '{"stream":true', // not JSON
