@@ -11,7 +11,7 @@ export default defineConfig({
       include: ['src/**/*.ts'],
       reporter: ['text-summary'],
       // A floor, not a goal: code in the storage thread and the spawned CLI runs outside this measure.
-      thresholds: { lines: 60, functions: 60, branches: 60, statements: 60 },
+      thresholds: { lines: 68, functions: 68, branches: 62, statements: 66 },
     },
   },
 });

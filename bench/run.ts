@@ -1,6 +1,9 @@
 // `npm run bench [-- --quick]`: llmtap against a bare pass-through proxy and against the upstream
 // itself, in interleaved rounds (direct, reference, llmtap, direct, …), on loopback, bounded in time.
 // Prints a table and writes bench/results/<date>.json. Never asserts timings: it measures.
+// `--only id,id` runs just those throughput scenarios; `--baseline DIR` adds another llmtap build (DIR's
+// dist/cli.js, e.g. the main branch built elsewhere) to their rounds, to compare two versions on a shared,
+// noisy machine under the same conditions.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
 import os from 'node:os';
@@ -11,7 +14,9 @@ import { parseArgs } from 'node:util';
 import { httpLoad, type LoadResult, median, pickTool, slowStreams, ttfb } from './load.js';
 import { cpuMs, type Proc, rssMb, startHelper, startLlmtap } from './procs.js';
 
-const { values: args } = parseArgs({ options: { quick: { type: 'boolean' }, rounds: { type: 'string' }, seconds: { type: 'string' } } });
+const { values: args } = parseArgs({
+  options: { quick: { type: 'boolean' }, rounds: { type: 'string' }, seconds: { type: 'string' }, only: { type: 'string' }, baseline: { type: 'string' } },
+});
 const quick = args.quick ?? false;
 const ROUNDS = Number(args.rounds ?? (quick ? 1 : 3));
 const RUN_S = Number(args.seconds ?? (quick ? 2 : 8));
@@ -28,9 +33,11 @@ const messages = [
 ];
 const CHAT = JSON.stringify({ model: 'gpt-4o-mini', messages, temperature: 0.2 });
 const STREAM = JSON.stringify({ model: 'gpt-4o-mini', messages, stream: true, stream_options: { include_usage: true } });
+/** A stream as the SDKs send it by default: no stream_options (llmtap's LLMTAP_STREAM_USAGE=auto adds it). */
+const STREAM_PLAIN = JSON.stringify({ model: 'gpt-4o-mini', messages, stream: true });
 
 interface Target {
-  name: 'direct' | 'reference' | 'llmtap';
+  name: 'direct' | 'reference' | 'baseline' | 'llmtap';
   url: string;
   /** The proxy's process (the upstream's own for direct, whose CPU is not reported). */
   pid: number | undefined;
@@ -69,19 +76,24 @@ async function main(): Promise<void> {
   const dataDir = mkdtempSync(join(os.tmpdir(), 'llmtap-bench-'));
   const upstream = await startHelper('upstream', here('./upstream.ts'), []);
   const sink = await startHelper('otlp-sink', here('./otlp-sink.ts'), []);
+  const llmtapEnv = (db: string): Record<string, string> => ({
+    LLMTAP_UPSTREAM_URL: upstream.url,
+    LLMTAP_DB_PATH: join(dataDir, db),
+    PHOENIX_COLLECTOR_ENDPOINT: sink.url,
+    // The upstream plays OpenAI: spans are priced as OpenAI's would be (a loopback host has no prices).
+    LLMTAP_PROVIDER: 'openai',
+  });
   const startProxies = async (): Promise<[Proc, Proc]> => [
     await startHelper('reference', here('./reference-proxy.ts'), [upstream.url]),
-    await startLlmtap(here('../dist/cli.js'), {
-      LLMTAP_UPSTREAM_URL: upstream.url,
-      LLMTAP_DB_PATH: join(dataDir, 'llmtap.db'),
-      PHOENIX_COLLECTOR_ENDPOINT: sink.url,
-    }),
+    await startLlmtap(here('../dist/cli.js'), llmtapEnv('llmtap.db')),
   ];
   let [reference, llmtap] = await startProxies();
-  const procs = (): Proc[] => [reference, llmtap, sink, upstream];
+  const baseline = args.baseline ? await startLlmtap(join(args.baseline, 'dist', 'cli.js'), llmtapEnv('baseline.db')) : undefined;
+  const procs = (): Proc[] => [reference, llmtap, ...(baseline ? [baseline] : []), sink, upstream];
   const targetsOf = (): Target[] => [
     { name: 'direct', url: upstream.url, pid: undefined },
     { name: 'reference', url: reference.url, pid: reference.pid },
+    ...(baseline ? [{ name: 'baseline' as const, url: baseline.url, pid: baseline.pid }] : []),
     { name: 'llmtap', url: llmtap.url, pid: llmtap.pid },
   ];
   let targets = targetsOf();
@@ -101,18 +113,19 @@ async function main(): Promise<void> {
       { id: 'nonstream-c256', connections: 256, body: CHAT, headers: HEADERS },
       { id: 'stream50-c50', connections: 50, body: STREAM, headers: { ...HEADERS, 'x-bench-tokens': '50' } },
       { id: 'stream50-c256', connections: 256, body: STREAM, headers: { ...HEADERS, 'x-bench-tokens': '50' } },
-    ];
+      { id: 'stream50-plain-c50', connections: 50, body: STREAM_PLAIN, headers: { ...HEADERS, 'x-bench-tokens': '50' } },
+    ].filter((s) => !args.only || args.only.split(',').includes(s.id));
     log(`llmtap benchmark — ${tool}, ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), node ${process.version}, ${ROUNDS} round(s) of ${RUN_S} s`);
     log('');
     log('scenario        target     req/s    p50 ms   p99 ms  +p50 ms  +p99 ms  CPU µs/req  errors');
     for (const s of httpScenarios) {
-      const runs: Record<string, RunStats[]> = { direct: [], reference: [], llmtap: [] };
+      const runs: Record<string, RunStats[]> = Object.fromEntries(targets.map((t) => [t.name, []]));
       for (let round = 0; round < ROUNDS; round++) {
         for (const t of targets) {
           const before = t.pid ? cpuMs(t.pid) : 0;
           const r = await httpLoad(tool, `${t.url}/v1/chat/completions`, { connections: s.connections, durationS: RUN_S, body: s.body, headers: s.headers });
           // llmtap stores and exports after the responses: its CPU counts until that work is done too.
-          if (t.name === 'llmtap') await settled(t.url);
+          if (t.name === 'llmtap' || t.name === 'baseline') await settled(t.url);
           const cpu = t.pid ? ((cpuMs(t.pid) - before) * 1000) / Math.max(1, r.requests) : undefined;
           runs[t.name]!.push({ ...r, cpuUsPerRequest: cpu });
           await pause(300);
@@ -144,8 +157,14 @@ async function main(): Promise<void> {
       };
       summary.llmtapOverReference = ratios;
       log(`${''.padEnd(15)} llmtap/reference: throughput ×${ratios.throughput.toFixed(2)}, CPU per request ×${ratios.cpu.toFixed(2)}`);
+      if (baseline) {
+        const cpu = med('llmtap', 'cpuUsPerRequest') / med('baseline', 'cpuUsPerRequest');
+        summary.llmtapOverBaseline = { cpu };
+        log(`${''.padEnd(15)} llmtap/baseline: CPU per request ×${cpu.toFixed(3)} (${((cpu - 1) * 100).toFixed(1)} %)`);
+      }
       results[s.id] = summary;
     }
+    if (args.only) return save();
 
     // ---- time to first byte of a stream ------------------------------------------------------------
     log('');
@@ -246,8 +265,14 @@ async function main(): Promise<void> {
     log('');
     for (const [what, value, met] of checks) log(`${met ? 'MET    ' : 'NOT MET'}  ${what}: ${value.toFixed(2)}`);
     results.targets = checks.map(([what, value, met]) => ({ what, value, met }));
+    save();
+  } finally {
+    for (const p of procs()) await p.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
 
-    const file = here(`./results/${new Date().toISOString().slice(0, 10)}${quick ? '-quick' : ''}.json`);
+  function save(): void {
+    const file = here(`./results/${new Date().toISOString().slice(0, 10)}${quick ? '-quick' : args.only ? '-only' : ''}.json`);
     writeFileSync(
       file,
       JSON.stringify(
@@ -266,9 +291,6 @@ async function main(): Promise<void> {
       ),
     );
     console.log(`\nwritten: ${file}`);
-  } finally {
-    for (const p of procs()) await p.stop();
-    rmSync(dataDir, { recursive: true, force: true });
   }
 }
 

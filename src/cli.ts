@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 // The `llmtap` command. `llmtap` or `llmtap serve` runs the proxy; `export` and `import` move spans
-// in and out of its SQLite file as Phoenix span JSONL; `outbox` shows and retries what waits for export.
+// in and out of its SQLite file as Phoenix span JSONL; `outbox` shows and retries what waits for export;
+// `stats` prints what the stored calls cost.
 import { constants as osConstants } from 'node:os';
 
 import { UsageError } from './commands/errors.js';
 import { exportCommand } from './commands/export.js';
 import { importCommand } from './commands/import.js';
 import { outboxCommand } from './commands/outbox.js';
+import { statsCommand } from './commands/stats.js';
 import { ConfigError, loadConfig, unknownVariables } from './config.js';
 import { createLogging, logDestination, logFormat } from './log.js';
 import { start } from './main.js';
@@ -16,12 +18,14 @@ const USAGE = `usage: llmtap [serve]
        llmtap export [--since ISO] [--until ISO] [--out FILE]
        llmtap import FILE
        llmtap outbox [status|retry]
+       llmtap stats [--by model|user|session|project|hour|day]… [--since 7d] [--json]
        llmtap --version
 
   serve   run the proxy (the default); configured by environment variables, see README.md
   export  write the stored spans as Phoenix span JSONL (llmtap export --help)
   import  store the spans of a Phoenix span JSONL file (llmtap import --help)
   outbox  spans waiting for export to Phoenix, parked ones and why; \`retry\` sends parked spans again
+  stats   requests, tokens and cost of the stored calls, by model, user, session, project, hour or day
 `;
 
 /** Each variable of llmtap's families that no setting reads, with the name it was likely meant to be. */
@@ -36,9 +40,10 @@ const COMMANDS: Record<string, (args: string[], config: ReturnType<typeof loadCo
   export: exportCommand,
   import: importCommand,
   outbox: outboxCommand,
+  stats: statsCommand,
 };
 
-/** Runs export, import or outbox; a bad command line exits 2 with the usage, any other failure 1 with its message. */
+/** Runs export, import, outbox or stats; a bad command line exits 2 with the usage, any other failure 1 with its message. */
 async function runCommand(name: string, args: string[]): Promise<void> {
   // A reader that closes the pipe (`llmtap export | head -1`) has all it wants: stop quietly.
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {

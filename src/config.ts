@@ -2,6 +2,8 @@
 // the README's configuration table is checked against `settings` by a test.
 import { closestMatch } from 'leven';
 
+import { type PriceOverrides, readPriceFile } from './record/price-file.js';
+
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
@@ -80,6 +82,16 @@ const keyValueList = (raw: string, env: string): Record<string, string> => {
     }
   }
   return out;
+};
+
+/** LLMTAP_PRICES: a file of per-model rates, read at start-up. */
+const priceFile = (raw: string, env: string): PriceOverrides => {
+  if (!raw) return {};
+  try {
+    return readPriceFile(raw);
+  } catch (err) {
+    throw new ConfigError(`${env}: ${(err as Error).message}`);
+  }
 };
 
 const optionalUrl = (raw: string, env: string): URL | undefined => (raw ? httpUrl(raw, env) : undefined);
@@ -192,9 +204,15 @@ export const settings = {
   ),
   streamUsage: setting(
     'LLMTAP_STREAM_USAGE',
-    'off',
-    '`inject`: ask the upstream for usage on streams that did not, and hide that extra chunk from the client, so streamed spans get token counts',
-    oneOf('off', 'inject'),
+    'auto',
+    'streams of chat and legacy completions that did not ask for usage: `auto` asks the upstream for it, hides from the client what that adds, and resends the request unchanged to an upstream that refuses it; `inject` always asks; `off` never (see Tokens and cost)',
+    oneOf('auto', 'inject', 'off'),
+  ),
+  prices: setting(
+    'LLMTAP_PRICES',
+    '',
+    'a JSON file of per-model rates in USD per million tokens (`input_mtok`, `output_mtok`, `cache_read_mtok`, `cache_write_mtok`) that add to or override the bundled price data (see Tokens and cost)',
+    priceFile,
   ),
   writeQueueMax: setting('LLMTAP_WRITE_QUEUE_MAX', '20000', 'spans waiting for SQLite at most; past it new spans are dropped and counted', integer(1)),
   flushIntervalMs: setting('LLMTAP_FLUSH_INTERVAL_MS', '100', 'how often queued spans are written to SQLite (one transaction per batch)', integer(1, 60_000)),

@@ -51,7 +51,13 @@ export async function start(config: Config, logging: Logging): Promise<Running> 
       flushIntervalMs: config.flushIntervalMs,
       retentionDays: config.retentionDays,
       memory: budget.shared,
-      assemble: { providers: providers(config.provider, config.upstreamUrl), project, captureMaxBytes: config.captureMaxBytes, mask: maskSettings(config) },
+      assemble: {
+        providers: providers(config.provider, config.upstreamUrl),
+        project,
+        captureMaxBytes: config.captureMaxBytes,
+        mask: maskSettings(config),
+        prices: config.prices,
+      },
       ...(target && {
         export: {
           url: target.url.href,
@@ -75,11 +81,12 @@ export async function start(config: Config, logging: Logging): Promise<Running> 
     log.info('export off: set PHOENIX_COLLECTOR_ENDPOINT (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT / OTEL_EXPORTER_OTLP_ENDPOINT) to mirror spans');
   }
   const recorder = new Recorder(
-    { captureMaxBytes: config.captureMaxBytes, injectStreamUsage: config.streamUsage === 'inject', recordOther: config.recordOther },
+    { captureMaxBytes: config.captureMaxBytes, streamUsage: config.streamUsage, recordOther: config.recordOther },
     store,
     { exchange: (result) => reportExchange(log, metrics, result), session: (result) => reportSession(log, result) },
     log,
     budget,
+    metrics,
   );
   const forwarder = new Forwarder(config, recorder, budget);
   const realtime = new RealtimeRelay(config, recorder, metrics);

@@ -111,8 +111,19 @@ export class Metrics {
   });
   readonly tokens = new Counter({
     name: 'llmtap_tokens_total',
-    help: 'Tokens reported by the upstream, by model and kind',
-    labelNames: ['model', 'kind'] as const,
+    help: 'Tokens of recorded calls (the upstream counts, else estimates), by model and type: prompt and completion; cached (part of prompt) and reasoning (part of completion)',
+    labelNames: ['model', 'type'] as const,
+    registers: [this.registry],
+  });
+  readonly cost = new Counter({
+    name: 'llmtap_cost_usd_total',
+    help: 'What recorded calls cost in USD (llm.cost.total), by model; calls of models without a known price add nothing',
+    labelNames: ['model'] as const,
+    registers: [this.registry],
+  });
+  readonly streamUsageRefused = new Counter({
+    name: 'llmtap_stream_usage_refused_total',
+    help: 'Models whose upstream refused an injected stream_options.include_usage (LLMTAP_STREAM_USAGE=auto then stops adding it for them)',
     registers: [this.registry],
   });
   readonly realtimeOpen = new Gauge({

@@ -17,6 +17,11 @@ export interface SpanSummary {
   promptTokens?: number;
   completionTokens?: number;
   totalTokens?: number;
+  cachedTokens?: number;
+  reasoningTokens?: number;
+  /** `upstream` or `estimate`. */
+  tokenSource?: string;
+  costUsd?: number;
   ttftMs?: number;
 }
 
@@ -40,13 +45,16 @@ export function reportExchange(log: Logger, metrics: Metrics, r: ExchangeResult,
   metrics.requests.inc({ route, status: statusLabel(r.status), model });
   metrics.requestDuration.observe({ route }, msBetween(r.startNs, r.endNs) / 1000);
   if (span?.ttftMs !== undefined) metrics.ttft.observe({ model }, span.ttftMs / 1000);
-  if (span) countTokens(metrics, span);
+  if (span) countSpend(metrics, model, span);
 }
 
-export function countTokens(metrics: Metrics, span: SpanSummary): void {
-  const model = span.model ?? '';
-  if (span.promptTokens) metrics.tokens.inc({ model, kind: 'prompt' }, span.promptTokens);
-  if (span.completionTokens) metrics.tokens.inc({ model, kind: 'completion' }, span.completionTokens);
+/** A span's tokens and cost, under its model's (bounded) label. */
+export function countSpend(metrics: Metrics, model: string, span: SpanSummary): void {
+  if (span.promptTokens) metrics.tokens.inc({ model, type: 'prompt' }, span.promptTokens);
+  if (span.completionTokens) metrics.tokens.inc({ model, type: 'completion' }, span.completionTokens);
+  if (span.cachedTokens) metrics.tokens.inc({ model, type: 'cached' }, span.cachedTokens);
+  if (span.reasoningTokens) metrics.tokens.inc({ model, type: 'reasoning' }, span.reasoningTokens);
+  if (span.costUsd) metrics.cost.inc({ model }, span.costUsd);
 }
 
 /** What a session's log line says of its spans; absent for unrecorded sessions. */
@@ -86,13 +94,17 @@ export function summarize(span: Span): SpanSummary {
   const model = a[SC.LLM_MODEL_NAME] ?? a[SC.EMBEDDING_MODEL_NAME];
   if (typeof model === 'string') summary.model = model;
   const n = (k: string): number | undefined => (typeof a[k] === 'number' ? (a[k] as number) : undefined);
-  const prompt = n(SC.LLM_TOKEN_COUNT_PROMPT);
-  const completion = n(SC.LLM_TOKEN_COUNT_COMPLETION);
-  const total = n(SC.LLM_TOKEN_COUNT_TOTAL);
+  const set = <K extends keyof SpanSummary>(key: K, value: SpanSummary[K] | undefined): void => {
+    if (value !== undefined) summary[key] = value;
+  };
+  set('promptTokens', n(SC.LLM_TOKEN_COUNT_PROMPT));
+  set('completionTokens', n(SC.LLM_TOKEN_COUNT_COMPLETION));
+  set('totalTokens', n(SC.LLM_TOKEN_COUNT_TOTAL));
+  set('cachedTokens', n(SC.LLM_TOKEN_COUNT_PROMPT_DETAILS_CACHE_READ));
+  set('reasoningTokens', n(SC.LLM_TOKEN_COUNT_COMPLETION_DETAILS_REASONING));
+  set('tokenSource', typeof a[LLMTAP.TOKEN_SOURCE] === 'string' ? (a[LLMTAP.TOKEN_SOURCE] as string) : undefined);
+  set('costUsd', n(SC.LLM_COST_TOTAL));
   const ttft = n(LLMTAP.TTFT_MS);
-  if (prompt !== undefined) summary.promptTokens = prompt;
-  if (completion !== undefined) summary.completionTokens = completion;
-  if (total !== undefined) summary.totalTokens = total;
   if (ttft !== undefined) summary.ttftMs = round(ttft);
   return summary;
 }

@@ -87,7 +87,8 @@ const rssMb = (pid: number, field: 'VmRSS' | 'VmHWM'): number =>
 describe('under attack, the real process', () => {
   // The budget bounds what recording holds; the proxy itself needs memory to carry the same streams
   // (V8 collects the socket buffers of 480 MB of traffic in its own time). So the same load runs first
-  // unrecorded, and the recorded run must stay within the budget plus 150 MB of that warmed-up process.
+  // unrecorded, then one recorded stream warms up what recording loads once; the recorded run must stay
+  // within the budget plus 150 MB of that warmed-up process.
   it('40 concurrent 12 MB streams stay under the budget plus 150 MB; clients get every byte; spans record what fit', async () => {
     const perStream = 12 * MB;
     const event = Buffer.from(
@@ -105,10 +106,10 @@ describe('under attack, the real process', () => {
     const llmtap = await spawnLlmtap({ LLMTAP_UPSTREAM_URL: fake.url, LLMTAP_FLUSH_INTERVAL_MS: '50' });
     const pid = llmtap.proc.pid!;
     const budgetMb = loadConfig({}).captureMemoryBytes / MB;
-    const streams = (headers: Record<string, string>): Promise<{ received: number; spanId: string }[]> =>
+    const streams = (headers: Record<string, string>, count = 40): Promise<{ received: number; spanId: string }[]> =>
       Promise.all(
         Array.from(
-          { length: 40 },
+          { length: count },
           () =>
             new Promise<{ received: number; spanId: string }>((resolve, reject) => {
               const req = request(
@@ -128,18 +129,21 @@ describe('under attack, the real process', () => {
     try {
       const idle = rssMb(pid, 'VmRSS');
       expect((await streams({ 'x-llmtap-record': 'off' })).map((s) => s.received)).toEqual(Array.from({ length: 40 }, () => total));
+      // One recorded stream warms up what recording loads once (the tokenizer's tables for its estimate).
+      await streams({}, 1);
+      await eventually(() => readSpans(llmtap.dbPath).length === 1, 'the warm-up span stored', 60_000);
       const warm = rssMb(pid, 'VmRSS');
       const recorded = await streams({});
       expect(recorded.map((s) => s.received)).toEqual(Array.from({ length: 40 }, () => total));
-      await eventually(() => readSpans(llmtap.dbPath).length === 40, 'forty spans stored', 60_000);
+      await eventually(() => readSpans(llmtap.dbPath).length === 41, 'forty spans stored', 60_000);
       // Every byte held was given back once the spans were written.
       await eventually(async () => (await scrape(llmtap.url)).value('llmtap_capture_memory_bytes') === 0, 'the budget given back', 10_000);
       const peak = rssMb(pid, 'VmHWM');
       console.log(
-        `40 streams × 12 MB: RSS ${Math.round(idle)} MB idle, ${Math.round(warm)} MB after the unrecorded run, peak ${Math.round(peak)} MB recorded (budget ${budgetMb} MB)`,
+        `40 streams × 12 MB: RSS ${Math.round(idle)} MB idle, ${Math.round(warm)} MB warmed up, peak ${Math.round(peak)} MB recorded (budget ${budgetMb} MB)`,
       );
-      const spans = readSpans(llmtap.dbPath);
-      expect(new Set(spans.map((s) => s.spanId))).toEqual(new Set(recorded.map((s) => s.spanId)));
+      const spans = readSpans(llmtap.dbPath).filter((s) => recorded.some((r) => r.spanId === s.spanId));
+      expect(spans).toHaveLength(40);
       // Each span has what fit of its stream: a start of it, or nothing once the budget was spent.
       expect(spans.every((s) => s.attributes['llmtap.output.truncated'] === true)).toBe(true);
       expect(spans.every((s) => /^x*$/.test(String(s.attributes['output.value'] ?? '')))).toBe(true);

@@ -4,6 +4,7 @@ import { Pool } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { Metrics, MODEL_LABELS_MAX, routeLabel, statusLabel } from '../src/metrics.js';
+import { getJson } from './support/api.js';
 import { eventually } from './support/eventually.js';
 import { chatBody, rawRequest } from './support/http.js';
 import { fakeAndLlmtap, startLlmtap } from './support/llmtap.js';
@@ -20,6 +21,7 @@ const servers = fakeAndLlmtap(() => ({
   LLMTAP_LOG_LEVEL: 'silent',
   LLMTAP_FLUSH_INTERVAL_MS: '10',
   LLMTAP_EXPORT_INTERVAL_MS: '50',
+  LLMTAP_PROVIDER: 'openai',
   PHOENIX_COLLECTOR_ENDPOINT: receiver.url,
 }));
 
@@ -31,11 +33,11 @@ const chat = (extra: Record<string, unknown> = {}, headers: Record<string, strin
   });
 
 describe('/metrics', () => {
-  it('counts requests, durations, TTFT, tokens, spans and export', async () => {
+  it('counts requests, durations, TTFT, tokens, cost, spans and export', async () => {
     const before = await scrape(servers.proxy.url);
     const model = 'gpt-4o-mini-2024-07-18';
-    await chat();
-    await chat({ stream: true, stream_options: { include_usage: true } });
+    const ids = [(await chat()).headers['x-llmtap-span-id'] as string];
+    ids.push((await chat({ stream: true, stream_options: { include_usage: true } })).headers['x-llmtap-span-id'] as string);
     await chat({}, { 'x-fake-behavior': 'error-429' });
     await rawRequest(`${servers.proxy.baseURL}/models`);
     await rawRequest(`${servers.proxy.baseURL}/files/file-abc123/content`);
@@ -53,8 +55,15 @@ describe('/metrics', () => {
     expect(delta('llmtap_requests_total', { route: '/v1/files', status: '404' })).toBe(1);
     expect(observed('llmtap_request_duration_seconds', { route: '/v1/chat/completions' })).toBe(3);
     expect(observed('llmtap_time_to_first_token_seconds', { model })).toBe(1);
-    expect(delta('llmtap_tokens_total', { model, kind: 'prompt' })).toBeGreaterThan(0);
-    expect(delta('llmtap_tokens_total', { model, kind: 'completion' })).toBeGreaterThan(0);
+    for (const type of ['prompt', 'completion']) expect(delta('llmtap_tokens_total', { model, type })).toBeGreaterThan(0);
+    // The fake reports 3 cached and 2 reasoning tokens per call.
+    expect(delta('llmtap_tokens_total', { model, type: 'cached' })).toBe(6);
+    expect(delta('llmtap_tokens_total', { model, type: 'reasoning' })).toBe(4);
+    const spans = await Promise.all(ids.map((id) => getJson<{ attributes: { llm: { cost: { total: number } } } }>(`${servers.proxy.url}/api/spans/${id}`)));
+    expect(delta('llmtap_cost_usd_total', { model })).toBeCloseTo(
+      spans.reduce((sum, s) => sum + s.body.attributes.llm.cost.total, 0),
+      15,
+    );
     expect(delta('llmtap_spans_recorded_total')).toBe(3);
     expect(delta('llmtap_spans_stored_total')).toBe(3);
     expect(delta('llmtap_export_spans_sent_total')).toBe(3);

@@ -2,6 +2,7 @@
 import { parseIsoTime } from '../phoenix/isotime.js';
 import type { StatusCode } from '../record/span.js';
 import type { Position, SpanFilter } from '../store/queries.js';
+import type { Dimension, SpendQuery } from '../store/spend.js';
 import { BadRequest } from './errors.js';
 
 const FILTERS = ['since', 'until', 'trace_id', 'session_id', 'user_id', 'model', 'status', 'q', 'after_seq'];
@@ -104,20 +105,43 @@ function decodeCursor(cursor: string): Position {
   return { startNs: BigInt(m[1]!), seq: BigInt(m[2]!) };
 }
 
-export interface Window {
-  sinceNs: bigint;
-  untilNs: bigint;
+const HOUR_NS = 3_600_000_000_000n;
+/** What /api/stats and `llmtap stats` group by (the store's Dimension; the server thread never loads src/store/). */
+export const DIMENSIONS: readonly Dimension[] = ['model', 'user', 'session', 'project'];
+const BUCKETS = ['hour', 'day'] as const;
+
+/** Whole hours (UTC) around [fromNs, toNs): the start rounded down, the end up. */
+export function wholeHours(fromNs: bigint, toNs: bigint): { fromHour: number; toHour: number } {
+  return { fromHour: Number(fromNs / HOUR_NS), toHour: Number((toNs + HOUR_NS - 1n) / HOUR_NS) };
 }
 
-const DAY_NS = 86_400_000_000_000n;
-
-/** /api/stats: `since` defaults to 24 hours before `until`, which defaults to now. */
-export function parseWindow(params: URLSearchParams, nowNs: bigint): Window {
-  const p = single(params, ['since', 'until']);
-  const until = p.get('until');
-  const untilNs = until === undefined ? nowNs : parseIsoTime('until', until);
-  const since = p.get('since');
-  const sinceNs = since === undefined ? untilNs - DAY_NS : parseIsoTime('since', since);
-  if (sinceNs >= untilNs) throw new BadRequest('since must be before until');
-  return { sinceNs, untilNs };
+/**
+ * /api/stats: `by` (model, user, session, project), `bucket` (hour, day), and the window `from`/`to`
+ * (or `since`/`until`, as /api/spans names them), counted in whole hours: `to` defaults to now and is
+ * rounded up to the hour, `from` defaults to 24 hours before that and is rounded down.
+ */
+export function parseStatsQuery(params: URLSearchParams, nowNs: bigint): SpendQuery {
+  const p = single(params, ['by', 'bucket', 'from', 'to', 'since', 'until']);
+  const time = (name: string, alias: string): bigint | undefined => {
+    if (p.has(name) && p.has(alias)) throw new BadRequest(`give "${name}" or "${alias}", not both`);
+    const value = p.get(name) ?? p.get(alias);
+    return value === undefined ? undefined : parseIsoTime(p.has(name) ? name : alias, value);
+  };
+  const toNs = time('to', 'until') ?? nowNs;
+  const { toHour } = wholeHours(toNs, toNs);
+  const fromNs = time('from', 'since');
+  const fromHour = fromNs === undefined ? toHour - 24 : wholeHours(fromNs, fromNs).fromHour;
+  if (fromHour >= toHour) throw new BadRequest('from must be before to');
+  const q: SpendQuery = { fromHour, toHour };
+  const by = p.get('by');
+  if (by !== undefined) {
+    if (!(DIMENSIONS as readonly string[]).includes(by)) throw new BadRequest(`by must be one of ${DIMENSIONS.join(', ')}, got "${by}"`);
+    q.by = by as Dimension;
+  }
+  const bucket = p.get('bucket');
+  if (bucket !== undefined) {
+    if (!(BUCKETS as readonly string[]).includes(bucket)) throw new BadRequest(`bucket must be hour or day, got "${bucket}"`);
+    q.bucket = bucket as SpendQuery['bucket'];
+  }
+  return q;
 }

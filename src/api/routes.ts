@@ -1,4 +1,4 @@
-// /api/*: list, read, export and import spans, and per-model stats. JSON in and out; errors are
+// /api/*: list, read, export and import spans, and spend stats. JSON in and out; errors are
 // `{"error":{"message"}}` with a 4xx (5xx only for failures of llmtap itself).
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -15,7 +15,7 @@ import { importLines, readLines } from '../phoenix/jsonl.js';
 import { toPhoenix } from '../phoenix/span-json.js';
 import type { StoreClient } from '../storage-thread/client.js';
 import { apiError as error, BadRequest } from './errors.js';
-import { encodeCursor, parseId, parseListQuery, parseWindow } from './params.js';
+import { encodeCursor, parseId, parseListQuery, parseStatsQuery } from './params.js';
 import { listItem } from './summary.js';
 
 export interface ApiDeps {
@@ -27,9 +27,6 @@ export interface ApiDeps {
   maxLineBytes: number;
   log: Logger;
 }
-
-/** Milliseconds to the microsecond, as the stored times allow. */
-const ms = (v: number | null): number | null => (v === null ? null : Math.round(v * 1000) / 1000);
 
 export function apiRoutes({ store, project, maxLineBytes, log }: ApiDeps): Hono<{ Bindings: HttpBindings }> {
   const api = new Hono<{ Bindings: HttpBindings }>();
@@ -68,19 +65,7 @@ export function apiRoutes({ store, project, maxLineBytes, log }: ApiDeps): Hono<
 
   api.get('/models', async (c) => c.json({ data: await store.call('models') }));
 
-  api.get('/stats', async (c) => {
-    const { sinceNs, untilNs } = parseWindow(new URL(c.req.url).searchParams, nowNs());
-    const models = (await store.call('stats', sinceNs, untilNs)).map((m) => ({
-      model: m.model,
-      spans: m.spans,
-      errors: m.errors,
-      error_rate: m.errors / m.spans,
-      tokens: { prompt: m.prompt_tokens, completion: m.completion_tokens, total: m.total_tokens },
-      duration_ms: { p50: ms(m.duration_p50), p90: ms(m.duration_p90), p99: ms(m.duration_p99) },
-      ttft_ms: { p50: ms(m.ttft_p50), p90: ms(m.ttft_p90), p99: ms(m.ttft_p99) },
-    }));
-    return c.json({ since: new Date(Number(sinceNs / 1_000_000n)).toISOString(), until: new Date(Number(untilNs / 1_000_000n)).toISOString(), models });
-  });
+  api.get('/stats', async (c) => c.json(await store.call('stats', parseStatsQuery(new URL(c.req.url).searchParams, nowNs()))));
 
   // Last: any other /api path (a sub-app's notFound would not be used once mounted).
   api.all('*', (c) => c.json(error(`no route for ${c.req.method} ${c.req.path}`), 404));

@@ -2,7 +2,7 @@
 import { AUDIO_TRANSCRIPT, SemanticConventions as SC } from '@arizeai/openinference-semantic-conventions';
 
 import { nsToIso } from '../phoenix/isotime.js';
-import type { Attributes } from '../record/span.js';
+import { type Attributes, LLMTAP } from '../record/span.js';
 import type { Row } from '../store/queries.js';
 
 export interface SpanListItem {
@@ -24,6 +24,10 @@ export interface SpanListItem {
   prompt_tokens: number | null;
   completion_tokens: number | null;
   total_tokens: number | null;
+  /** `upstream` or `estimate` (llmtap.token_count.source); null without counts. */
+  token_source: string | null;
+  /** `llm.cost.total`; null when the model has no known price. */
+  cost_usd: number | null;
   ttft_ms: number | null;
   /** The first 200 characters of the last input message… */
   input_preview: string;
@@ -55,6 +59,8 @@ export function listItem(r: Row): SpanListItem {
     prompt_tokens: int(r.prompt_tokens),
     completion_tokens: int(r.completion_tokens),
     total_tokens: int(r.total_tokens),
+    token_source: typeof attrs[LLMTAP.TOKEN_SOURCE] === 'string' ? (attrs[LLMTAP.TOKEN_SOURCE] as string) : null,
+    cost_usd: r.cost_usd,
     ttft_ms: r.ttft_ms,
     input_preview: clip(lastMessageText(attrs, SC.LLM_INPUT_MESSAGES) ?? text(attrs, SC.INPUT_VALUE)),
     output_preview: clip(messageText(attrs, `${SC.LLM_OUTPUT_MESSAGES}.0.`) ?? text(attrs, SC.OUTPUT_VALUE)),

@@ -47,6 +47,13 @@ export interface ExchangeRewriter {
    * `body` is undefined when the request streams upstream (larger than what is held).
    */
   request(headers: string[], body: Buffer | undefined): Buffer | undefined;
+  /**
+   * Present when an edited body may be refused: a 4xx answer to a body `request` edited is then held back
+   * before any byte of it reaches the client, and its start (bounded) given here. True: the client's own
+   * body goes upstream instead, once, and its answer is the client's; false: the held answer is released
+   * unchanged.
+   */
+  readonly retryUnedited?: (status: number, rawHeaders: readonly string[], body: Buffer) => boolean;
   /** When the response starts: the filter the client's bytes then pass through, if any. */
   response?(status: number, rawHeaders: readonly string[]): ResponseFilter | undefined;
 }

@@ -1,6 +1,8 @@
 // Server thread, the hot path: one client request → one upstream request on a keep-alive undici pool,
 // with the response piped back chunk by chunk on Node's own objects (no web streams). Observers see the
-// exchange through an ExchangeTap (exchange.ts), which never holds up a byte.
+// exchange through an ExchangeTap (exchange.ts), which never holds up a byte. The one exception is the
+// rewriter's: a 4xx answer to a body it edited may be held back (bounded) and replaced by the answer to
+// the client's own body (ExchangeRewriter.retryUnedited).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PassThrough } from 'node:stream';
 
@@ -90,10 +92,28 @@ export function upstreamPaths(upstream: URL): UpstreamPaths {
 
 export const upstreamPath = ({ prefix, azurePrefix }: UpstreamPaths, path: string): string => (path.startsWith('/openai/') ? azurePrefix : prefix) + path;
 
+/** Most bytes of an error answer held back for the rewriter to judge; a longer one is released as it is. */
+const HELD_MAX_BYTES = 64 * 1024;
+
+/** An answer held back before any byte of it reached the client. */
+interface Held {
+  status: number;
+  message: string | undefined;
+  raw: string[];
+  chunks: Buffer[];
+  bytes: number;
+}
+
 /** One exchange in flight: reads the request, dispatches it upstream, pipes the answer back. */
 class ExchangeHandler implements Dispatcher.DispatchHandler {
   readonly #startNs = nowNs();
   #tap: ExchangeTap | undefined;
+  /** The client's body and the headers sent upstream, kept for a resend. */
+  #body: Buffer = EMPTY;
+  #headers: string[] = [];
+  /** Whether a 4xx answer to the body in flight is held back for the rewriter (it edited that body). */
+  #holdErrors = false;
+  #held: Held | undefined;
   #filter: ResponseFilter | undefined;
   #controller: Dispatcher.DispatchController | undefined;
   #headersNs: bigint | undefined;
@@ -187,18 +207,26 @@ class ExchangeHandler implements Dispatcher.DispatchHandler {
   /** `upload`: the body streams from there, starting with `body` (what was held of it). */
   #dispatch(body: Buffer, upload?: PassThrough): void {
     const { req } = this;
-    const headers = upstreamRequestHeaders(req.rawHeaders, (name) => this.observer.isOwnHeader(name));
+    this.#headers = upstreamRequestHeaders(req.rawHeaders, (name) => this.observer.isOwnHeader(name));
     this.#tap = this.observer.begin(req, body, this.#startNs, this.hold);
-    const rewritten = this.#tap.rewrite?.request(headers, upload ? undefined : body);
-    const sent = rewritten ?? body;
+    const rewrite = this.#tap.rewrite;
+    const sent = rewrite?.request(this.#headers, upload ? undefined : body) ?? body;
+    this.#body = body;
+    // A streamed upload cannot be sent twice, so it is never edited.
+    this.#holdErrors = !upload && sent !== body && rewrite?.retryUnedited !== undefined;
+    this.#send(sent, upload);
+  }
+
+  #send(body: Buffer, upload?: PassThrough): void {
+    const { req } = this;
     const method = req.method ?? 'GET';
     try {
       this.pool.dispatch(
         {
           method,
           path: upstreamPath(this.paths, req.url ?? '/'),
-          headers,
-          body: upload ?? (sent.length > 0 || !(method === 'GET' || method === 'HEAD') ? sent : null),
+          headers: this.#headers,
+          body: upload ?? (body.length > 0 || !(method === 'GET' || method === 'HEAD') ? body : null),
         },
         this,
       );
@@ -226,10 +254,19 @@ class ExchangeHandler implements Dispatcher.DispatchHandler {
   }
 
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, _h: unknown, statusMessage?: string): void {
-    const { res } = this;
     this.#headersNs = nowNs();
-    if (res.destroyed) return;
+    if (this.res.destroyed) return;
     const raw = rawToStrings((controller.rawHeaders ?? []) as Buffer[]);
+    if (this.#holdErrors && statusCode >= 400 && statusCode < 500) {
+      this.#held = { status: statusCode, message: statusMessage, raw, chunks: [], bytes: 0 };
+      return;
+    }
+    this.#respond(statusCode, statusMessage, raw);
+  }
+
+  /** Sends the client the response's status and headers. */
+  #respond(statusCode: number, statusMessage: string | undefined, raw: string[]): void {
+    const { res } = this;
     const out = clientResponseHeaders(raw);
     const sse = rawHeader(raw, 'content-type')?.startsWith('text/event-stream') ?? false;
     // An nginx in front of llmtap must not buffer a stream.
@@ -245,8 +282,24 @@ class ExchangeHandler implements Dispatcher.DispatchHandler {
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.res.destroyed) return;
+    const held = this.#held;
+    if (!held) return this.#forward(controller, chunk);
+    held.chunks.push(Buffer.from(chunk));
+    held.bytes += chunk.length;
+    if (held.bytes > HELD_MAX_BYTES) this.#release(controller);
+  }
+
+  /** The held answer goes to the client as it came. */
+  #release(controller: Dispatcher.DispatchController): void {
+    const held = this.#held!;
+    this.#held = undefined;
+    this.#respond(held.status, held.message, held.raw);
+    for (const chunk of held.chunks) this.#forward(controller, chunk);
+  }
+
+  #forward(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     const { res } = this;
-    if (res.destroyed) return;
     const out = this.#filter ? this.#filter.chunk(chunk) : chunk;
     this.#bytesOut += out.length;
     // Backpressure: a slow client pauses the upstream read until its socket drains.
@@ -261,8 +314,18 @@ class ExchangeHandler implements Dispatcher.DispatchHandler {
     this.#tap!.watch.responseChunk?.(chunk, nowNs());
   }
 
-  onResponseEnd(): void {
+  onResponseEnd(controller: Dispatcher.DispatchController): void {
     if (this.res.destroyed) return;
+    const held = this.#held;
+    if (held) {
+      this.#holdErrors = false;
+      if (this.#tap!.rewrite!.retryUnedited!(held.status, held.raw, Buffer.concat(held.chunks, held.bytes))) {
+        this.#held = undefined;
+        this.#send(this.#body);
+        return;
+      }
+      this.#release(controller);
+    }
     const rest = this.#filter?.end();
     if (rest && rest.length > 0) {
       this.#bytesOut += rest.length;
@@ -273,6 +336,7 @@ class ExchangeHandler implements Dispatcher.DispatchHandler {
   onResponseError(_controller: Dispatcher.DispatchController | undefined, err: Error): void {
     const { res } = this;
     if (this.#outcome === 'client_aborted') return;
+    this.#held = undefined;
     if (this.#uploadTooLarge && !res.headersSent) return this.#reject();
     this.#error = err;
     if (!res.headersSent) {

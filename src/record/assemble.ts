@@ -6,11 +6,14 @@ import type { MaskConfig } from '../config.js';
 import { isObject, type Json } from '../json.js';
 import type { Captured, CapturedExchange } from './capture.js';
 import type { RequestContext } from './context.js';
+import type { Pricing } from './cost.js';
 import { bufferOf } from './decode.js';
 import type { Endpoint, StreamOutcome } from './endpoints/endpoint.js';
 import { ENDPOINTS } from './endpoints/index.js';
+import { estimateTokens } from './estimate.js';
 import { type Failure, httpFailure, transportFailure } from './failure.js';
 import { maskAttributes } from './mask.js';
+import type { PriceOverrides } from './price-file.js';
 import type { Providers } from './provider.js';
 import { routeFor } from './route.js';
 import { type Attributes, LLMTAP, put, type Span, type SpanEvent } from './span.js';
@@ -27,10 +30,12 @@ export interface AssembleOptions {
   project: string;
   captureMaxBytes: number;
   mask: MaskConfig;
+  /** LLMTAP_PRICES (the storage thread's Pricing prices with them). */
+  prices: PriceOverrides;
 }
 
 /** The span of an exchange whose response is as the client's library reads it (decode.ts: plainResponse). */
-export function assembleSpan(exchange: CapturedExchange, opts: AssembleOptions): Span {
+export function assembleSpan(exchange: CapturedExchange, opts: AssembleOptions, pricing: Pricing): Span {
   const { ctx, result } = exchange;
   const route = routeFor(exchange.method, exchange.url);
   const endpoint = route.endpoint && ENDPOINTS[route.endpoint];
@@ -59,6 +64,11 @@ export function assembleSpan(exchange: CapturedExchange, opts: AssembleOptions):
     stream = readResponse(endpoint, exchange.contentType, response, attrs);
   }
   if (stream.error && !failure) failure = { type: 'APIError', message: stream.error.message };
+  if (endpoint && result.status >= 200 && result.status < 300) {
+    countTokens(attrs, endpoint);
+    const model = attrs[endpoint.modelKey];
+    Object.assign(attrs, pricing.costAttributes(typeof model === 'string' ? model : '', String(attrs[SC.LLM_PROVIDER]), result.startNs, attrs));
+  }
   if (response?.truncated) put(attrs, LLMTAP.OUTPUT_TRUNCATED, true);
   if (result.status > 0) put(attrs, LLMTAP.HTTP_STATUS, result.status);
 
@@ -135,6 +145,21 @@ export function putContext(attrs: Attributes, ctx: RequestContext, user?: string
   put(attrs, SC.USER_ID, ctx.userId ?? user);
   if (ctx.metadata) put(attrs, SC.METADATA, JSON.stringify(ctx.metadata));
   put(attrs, SC.TAG_TAGS, ctx.tags);
+}
+
+/** The upstream's counts, or, when it gave none (see estimate.ts), estimated ones; either way saying which. */
+function countTokens(attrs: Attributes, endpoint: Endpoint): void {
+  if (attrs[SC.LLM_TOKEN_COUNT_PROMPT] !== undefined || attrs[SC.LLM_TOKEN_COUNT_COMPLETION] !== undefined) {
+    attrs[LLMTAP.TOKEN_SOURCE] = 'upstream';
+    return;
+  }
+  const model = attrs[endpoint.modelKey];
+  const { prompt, completion } = estimateTokens(attrs, typeof model === 'string' ? model : '');
+  if (prompt === undefined && completion === undefined) return;
+  put(attrs, SC.LLM_TOKEN_COUNT_PROMPT, prompt);
+  put(attrs, SC.LLM_TOKEN_COUNT_COMPLETION, completion);
+  attrs[SC.LLM_TOKEN_COUNT_TOTAL] = (prompt ?? 0) + (completion ?? 0);
+  attrs[LLMTAP.TOKEN_SOURCE] = 'estimate';
 }
 
 /** `escaped`: the failure ended the span (an error the span lived on after is not). */

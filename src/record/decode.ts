@@ -1,7 +1,8 @@
-// Storage thread. A captured response read back: its bytes as one buffer, its chunks with the time each
-// was written, and its body decompressed the way the client's library reads it.
+// Both threads: the storage thread reads a captured response back (its bytes as one buffer, its chunks
+// with the time each was written, its body decompressed the way the client's library reads it); the
+// server thread decompresses a small held error answer with it (usage-inject.ts).
 import type { Transform } from 'node:stream';
-import { constants, createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
+import { brotliDecompressSync, constants, createBrotliDecompress, createGunzip, createInflate, gunzipSync, inflateSync, type ZlibOptions } from 'node:zlib';
 
 import type { Captured } from './capture.js';
 
@@ -33,13 +34,33 @@ export function* chunksOf(c: Captured): Generator<[Buffer, bigint]> {
   }
 }
 
-// Decoders that give what they can of a cut stream (a capture may end mid-stream) instead of failing.
-const DECODERS: Record<string, (() => Transform) | undefined> = {
-  gzip: () => createGunzip({ finishFlush: constants.Z_SYNC_FLUSH }),
-  'x-gzip': () => createGunzip({ finishFlush: constants.Z_SYNC_FLUSH }),
-  deflate: () => createInflate({ finishFlush: constants.Z_SYNC_FLUSH }),
-  br: () => createBrotliDecompress({ finishFlush: constants.BROTLI_OPERATION_FLUSH }),
+interface Codec {
+  /** A decoder that gives what it can of a cut stream (a capture may end mid-stream) instead of failing. */
+  stream: () => Transform;
+  /** All at once, for a small body; throws past `maxOutputLength` or on bytes that make no sense. */
+  sync: (body: Buffer, options: ZlibOptions) => Buffer;
+}
+
+const GZIP: Codec = { stream: () => createGunzip({ finishFlush: constants.Z_SYNC_FLUSH }), sync: gunzipSync };
+const CODECS: Record<string, Codec | undefined> = {
+  gzip: GZIP,
+  'x-gzip': GZIP,
+  deflate: { stream: () => createInflate({ finishFlush: constants.Z_SYNC_FLUSH }), sync: inflateSync },
+  br: { stream: () => createBrotliDecompress({ finishFlush: constants.BROTLI_OPERATION_FLUSH }), sync: brotliDecompressSync },
 };
+
+const codecOf = (contentEncoding: string | undefined): Codec | undefined => (contentEncoding ? CODECS[contentEncoding.trim().toLowerCase()] : undefined);
+
+/** A small body decompressed at once (at most `limit` bytes of it); undefined when it is not compressed, or cannot be decoded. */
+export function decompressSmall(body: Buffer, contentEncoding: string | undefined, limit: number): Buffer | undefined {
+  const codec = codecOf(contentEncoding);
+  if (!codec || body.length === 0) return undefined;
+  try {
+    return codec.sync(body, { maxOutputLength: limit });
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * The captured response as the client's library reads it: decompressed (into one buffer) when the
@@ -48,9 +69,9 @@ const DECODERS: Record<string, (() => Transform) | undefined> = {
  * A compressed stream's events all take the time of its first chunk.
  */
 export async function plainResponse(c: Captured, contentEncoding: string | undefined, limit: number): Promise<Captured> {
-  const decoder = contentEncoding ? DECODERS[contentEncoding.trim().toLowerCase()] : undefined;
-  if (!decoder || c.size === 0) return c;
-  const { bytes, cut } = await decompress(bufferOf(c), decoder(), limit);
+  const codec = codecOf(contentEncoding);
+  if (!codec || c.size === 0) return c;
+  const { bytes, cut } = await decompress(bufferOf(c), codec.stream(), limit);
   return { blocks: [bytes], size: bytes.length, lengths: [bytes.length], firstNs: c.firstNs, offsets: [0], truncated: c.truncated || cut };
 }
 

@@ -7,6 +7,7 @@ import type { IncomingMessage } from 'node:http';
 
 import type { Logger } from '../log.js';
 import { type Hold, type MemoryBudget, RECORDED_BYTE_COST } from '../memory-budget.js';
+import type { Metrics } from '../metrics.js';
 import type { ExchangeObserver, ExchangeResult, ExchangeRewriter, ExchangeTap, ExchangeWatcher, ResponseFilter } from '../proxy/exchange.js';
 import { rawHeader, removeHeader } from '../proxy/headers.js';
 import type { SessionObserver, SessionResult, SessionTap } from '../proxy/session.js';
@@ -14,11 +15,12 @@ import { Capture, type CapturedExchange, exactCopy } from './capture.js';
 import { isContextHeader, readContext, type RequestContext, upstreamTraceparent } from './context.js';
 import { SessionRecording, type SessionSink, type SessionStart } from './realtime/capture.js';
 import { acceptsStreamUsage, isRealtime, type Route, routeFor } from './route.js';
-import { requestUsage, UsageChunkFilter } from './usage-inject.js';
+import { refusesUsage, requestUsage, StreamUsage, type StreamUsageMode, UsageChunkFilter } from './usage-inject.js';
 
 export interface RecorderOptions {
   captureMaxBytes: number;
-  injectStreamUsage: boolean;
+  /** LLMTAP_STREAM_USAGE. */
+  streamUsage: StreamUsageMode;
   /** A light span for requests no endpoint module records. */
   recordOther: boolean;
 }
@@ -35,13 +37,18 @@ export interface Report {
 }
 
 export class Recorder implements ExchangeObserver, SessionObserver {
+  readonly #streamUsage: StreamUsage;
+
   constructor(
     private readonly opts: RecorderOptions,
     private readonly sink: ExchangeSink,
     private readonly report: Report,
     private readonly log: Logger,
     private readonly budget: MemoryBudget,
-  ) {}
+    metrics: Metrics,
+  ) {
+    this.#streamUsage = new StreamUsage(opts.streamUsage, log, metrics);
+  }
 
   isOwnHeader(name: string): boolean {
     return isContextHeader(name);
@@ -59,8 +66,8 @@ export class Recorder implements ExchangeObserver, SessionObserver {
     const responseHeaders = spanHeaders(ctx);
     // A light span leaves the request exactly as the client sent it.
     if (!route.endpoint) return { responseHeaders, watch: recording };
-    const inject = this.opts.injectStreamUsage && acceptsStreamUsage(route.endpoint);
-    return { responseHeaders, watch: recording, rewrite: new Rewrite(ctx, inject) };
+    const usage = this.opts.streamUsage !== 'off' && acceptsStreamUsage(route.endpoint) ? this.#streamUsage : undefined;
+    return { responseHeaders, watch: recording, rewrite: new Rewrite(ctx, route, usage) };
   }
 
   /** A WebSocket session: the Realtime API's is traced event by event; any other gets a light span (LLMTAP_RECORD_OTHER). */
@@ -106,26 +113,41 @@ function setTraceparent(headers: string[], ctx: RequestContext): void {
 
 /** What a recorded endpoint's exchange changes: the traceparent sent upstream, and usage injection. */
 class Rewrite implements ExchangeRewriter {
-  #injected = false;
+  /** The model the option was added for (an Azure deployment's name on its paths). */
+  #injectedFor: string | undefined;
+  readonly retryUnedited?: (status: number, rawHeaders: readonly string[], body: Buffer) => boolean;
 
   constructor(
     private readonly ctx: RequestContext,
-    private readonly injectStreamUsage: boolean,
-  ) {}
+    private readonly route: Route,
+    /** Set when this endpoint's streams may get the usage option. */
+    private readonly usage: StreamUsage | undefined,
+  ) {
+    if (usage?.mode === 'auto') this.retryUnedited = (status, raw, body) => this.#refused(status, raw, body);
+  }
 
   request(headers: string[], body: Buffer | undefined): Buffer | undefined {
     setTraceparent(headers, this.ctx);
-    if (!this.injectStreamUsage || !body) return body;
-    const rewritten = requestUsage(body);
+    const rewritten = this.usage && body && requestUsage(body);
     if (!rewritten) return body;
-    this.#injected = true;
+    const model = this.route.deployment ?? rewritten.model;
+    if (!this.usage!.injects(model)) return body;
+    this.#injectedFor = model;
     removeHeader(headers, 'content-length');
-    return rewritten;
+    return rewritten.body;
+  }
+
+  /** In `auto` mode, an upstream that refuses the option gets the client's own request. */
+  #refused(status: number, raw: readonly string[], body: Buffer): boolean {
+    if (this.#injectedFor === undefined || !refusesUsage(status, raw, body)) return false;
+    this.usage!.refused(this.#injectedFor);
+    this.#injectedFor = undefined;
+    return true;
   }
 
   response(_status: number, raw: readonly string[]): ResponseFilter | undefined {
     const sse = rawHeader(raw, 'content-type')?.toLowerCase().startsWith('text/event-stream') ?? false;
-    return this.#injected && sse ? new UsageChunkFilter() : undefined;
+    return this.#injectedFor !== undefined && sse ? new UsageChunkFilter() : undefined;
   }
 }
 

@@ -7,6 +7,8 @@ export type Attributes = Record<string, AttributeValue>;
 /** Attribute keys of llmtap's own, beyond OpenInference. */
 export const LLMTAP = {
   TTFT_MS: 'llmtap.time_to_first_token_ms',
+  /** Where the span's `llm.token_count.*` come from: `upstream` (the API's usage) or `estimate` (estimate.ts). */
+  TOKEN_SOURCE: 'llmtap.token_count.source',
   INPUT_TRUNCATED: 'llmtap.input.truncated',
   OUTPUT_TRUNCATED: 'llmtap.output.truncated',
   HTTP_STATUS: 'http.response.status_code',

@@ -20,15 +20,17 @@ import { Metrics } from '../metrics.js';
 import { jsonlChunks } from '../phoenix/jsonl.js';
 import { assembleSpan } from '../record/assemble.js';
 import type { CapturedExchange } from '../record/capture.js';
+import { Pricing } from '../record/cost.js';
 import { plainResponse } from '../record/decode.js';
 import type { SessionPart } from '../record/realtime/capture.js';
 import { RealtimeSessions } from '../record/realtime/sessions.js';
 import type { Span } from '../record/span.js';
-import { countTokens, reportExchange, reportSession, type SpanSummary, summarize } from '../report.js';
+import { countSpend, reportExchange, reportSession, type SpanSummary, summarize } from '../report.js';
 import { type DB, openDatabase } from '../store/db.js';
-import { iterateWholeSpans, lastSeq, listSpans, models, modelStats, type Position, type SpanFilter, traceRows } from '../store/queries.js';
+import { iterateWholeSpans, lastSeq, listSpans, models, type Position, type SpanFilter, traceRows } from '../store/queries.js';
 import { startRetention } from '../store/retention.js';
 import { rowToSpan, spanInserter, spanReader } from '../store/spans.js';
+import { spend, type SpendQuery } from '../store/spend.js';
 import { SpanWriter } from '../store/writer.js';
 import type { ExportChunk, ExportFlow, FromStore, Health, StoreSettings, ToStore } from './protocol.js';
 
@@ -49,7 +51,7 @@ function readQueries(db: () => DB, metrics: Metrics) {
     span: (spanId: string) => spanReader(db())(spanId),
     trace: (traceId: string) => traceRows(db(), traceId).map(rowToSpan),
     models: () => models(db()),
-    stats: (sinceNs: bigint, untilNs: bigint) => modelStats(db(), sinceNs, untilNs),
+    stats: (query: SpendQuery) => spend(db(), query),
     import: (spans: Span[]) => spanInserter(db(), { outbox: false })(spans).length,
     metrics: () => metrics.registry.getMetricsAsJSON(),
   };
@@ -112,12 +114,13 @@ export function runStorageThread(port: MessagePort, settings: StoreSettings): vo
   delivery?.start();
   const stopRetention = startRetention(db, settings.retentionDays, log);
   const reads = readQueries(db, metrics);
+  const pricing = new Pricing(settings.assemble.prices);
 
   const record = async (exchange: CapturedExchange): Promise<void> => {
     let summary: SpanSummary | undefined;
     try {
       const response = exchange.response && (await plainResponse(exchange.response, exchange.contentEncoding, settings.assemble.captureMaxBytes));
-      const span = assembleSpan({ ...exchange, response }, settings.assemble);
+      const span = assembleSpan({ ...exchange, response }, settings.assemble, pricing);
       writer.enqueue(span, exchange.heldBytes);
       metrics.spansRecorded.inc();
       summary = summarize(span);
@@ -142,10 +145,16 @@ export function runStorageThread(port: MessagePort, settings: StoreSettings): vo
   // WebSocket sessions: their responses are written as they finish, the session's span when it ends.
   const realtime = new RealtimeSessions(
     settings.assemble,
+    pricing,
     (span) => {
       writer.enqueue(span);
       metrics.spansRecorded.inc();
-      countTokens(metrics, summarize(span));
+      const summary = summarize(span);
+      // Only a response's or transcription's span counts spend (a session's own keeps its totals apart),
+      // under the model the upstream's events named, unless the span failed.
+      if (summary.promptTokens || summary.completionTokens) {
+        countSpend(metrics, metrics.modelLabel(summary.model, span.statusCode === 'OK' ? 200 : 0), summary);
+      }
     },
     (result, summary) => reportSession(log, result, summary),
   );

@@ -70,6 +70,42 @@ export const MIGRATIONS: readonly (string | ((db: Database.Database) => void))[]
       }
     }
   },
+
+  // 4: spend. The columns a span's totals need (cached and reasoning tokens and cost are new: spans stored
+  // before this step have none), and the hourly totals per model, user, session and project that
+  // /api/stats reads (spend.ts), computed here for the spans already stored in one pass over them. The
+  // per-model percentiles of the old /api/stats, and the index they needed, are gone.
+  `ALTER TABLE spans ADD COLUMN cached_tokens INTEGER;
+   ALTER TABLE spans ADD COLUMN reasoning_tokens INTEGER;
+   ALTER TABLE spans ADD COLUMN cost_usd REAL;
+   DROP INDEX spans_for_stats;
+   CREATE TABLE usage_hourly (
+     dimension TEXT NOT NULL,
+     value TEXT NOT NULL,
+     hour INTEGER NOT NULL,
+     requests INTEGER NOT NULL,
+     errors INTEGER NOT NULL,
+     prompt_tokens INTEGER NOT NULL,
+     completion_tokens INTEGER NOT NULL,
+     cached_tokens INTEGER NOT NULL,
+     reasoning_tokens INTEGER NOT NULL,
+     cost_usd REAL NOT NULL,
+     PRIMARY KEY (dimension, value, hour)
+   ) WITHOUT ROWID;
+   CREATE TEMP TABLE spend_backfill AS
+     SELECT start_ns / 3600000000000 AS hour, project, coalesce(model, '') AS model, coalesce(user_id, '') AS user,
+       coalesce(session_id, '') AS session, count(*) AS requests, sum(status_code = 'ERROR') AS errors,
+       coalesce(sum(prompt_tokens), 0) AS prompt_tokens, coalesce(sum(completion_tokens), 0) AS completion_tokens
+     FROM spans GROUP BY 1, 2, 3, 4, 5;
+   INSERT INTO usage_hourly SELECT 'model', model, hour, sum(requests), sum(errors), sum(prompt_tokens), sum(completion_tokens), 0, 0, 0
+     FROM spend_backfill GROUP BY hour, model;
+   INSERT INTO usage_hourly SELECT 'user', user, hour, sum(requests), sum(errors), sum(prompt_tokens), sum(completion_tokens), 0, 0, 0
+     FROM spend_backfill GROUP BY hour, user;
+   INSERT INTO usage_hourly SELECT 'session', session, hour, sum(requests), sum(errors), sum(prompt_tokens), sum(completion_tokens), 0, 0, 0
+     FROM spend_backfill GROUP BY hour, session;
+   INSERT INTO usage_hourly SELECT 'project', project, hour, sum(requests), sum(errors), sum(prompt_tokens), sum(completion_tokens), 0, 0, 0
+     FROM spend_backfill GROUP BY hour, project;
+   DROP TABLE spend_backfill;`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -35,6 +35,9 @@ export type Row = SpanRow & {
   prompt_tokens: bigint | null;
   completion_tokens: bigint | null;
   total_tokens: bigint | null;
+  cached_tokens: bigint | null;
+  reasoning_tokens: bigint | null;
+  cost_usd: number | null;
   ttft_ms: number | null;
 };
 
@@ -111,34 +114,4 @@ export function models(db: DB): string[] {
 /** The highest `seq` stored: a caller polling with `afterSeq` starts from here. */
 export function lastSeq(db: DB): bigint {
   return (db.prepare('SELECT coalesce(max(seq), 0) AS s FROM spans').safeIntegers(true).get() as { s: bigint }).s;
-}
-
-export interface ModelStats {
-  model: string | null;
-  spans: number;
-  errors: number;
-  prompt_tokens: number;
-  completion_tokens: number;
-  total_tokens: number;
-  duration_p50: number;
-  duration_p90: number;
-  duration_p99: number;
-  ttft_p50: number | null;
-  ttft_p90: number | null;
-  ttft_p99: number | null;
-}
-
-/** Per model, over spans that started in [sinceNs, untilNs): counts, token sums, percentiles (ms). */
-export function modelStats(db: DB, sinceNs: bigint, untilNs: bigint): ModelStats[] {
-  return db
-    .prepare(
-      `SELECT model, count(*) AS spans, sum(status_code = 'ERROR') AS errors,
-         coalesce(sum(prompt_tokens), 0) AS prompt_tokens, coalesce(sum(completion_tokens), 0) AS completion_tokens,
-         coalesce(sum(total_tokens), 0) AS total_tokens,
-         percentile((end_ns - start_ns) / 1e6, 50) AS duration_p50, percentile((end_ns - start_ns) / 1e6, 90) AS duration_p90,
-         percentile((end_ns - start_ns) / 1e6, 99) AS duration_p99,
-         percentile(ttft_ms, 50) AS ttft_p50, percentile(ttft_ms, 90) AS ttft_p90, percentile(ttft_ms, 99) AS ttft_p99
-       FROM spans WHERE start_ns >= ? AND start_ns < ? GROUP BY model ORDER BY spans DESC, model`,
-    )
-    .all(sinceNs, untilNs) as ModelStats[];
 }

@@ -4,6 +4,7 @@ import { SemanticConventions as SC } from '@arizeai/openinference-semantic-conve
 import { type Attributes, LLMTAP, type Span, type SpanEvent } from '../record/span.js';
 import type { DB } from './db.js';
 import { searchText } from './search-text.js';
+import { rollupWriter, type SpanTotals } from './spend.js';
 
 export interface SpanRow {
   seq: bigint;
@@ -31,7 +32,25 @@ interface StoredEvent {
   attributes: Attributes;
 }
 
-function params(s: Span): unknown[] {
+/** The columns the read side filters and sums on, beside the whole span. */
+function totals(s: Span): SpanTotals {
+  const a = s.attributes;
+  return {
+    start_ns: s.startNs,
+    project: s.project,
+    model: str(a[SC.LLM_MODEL_NAME]) ?? str(a[SC.EMBEDDING_MODEL_NAME]),
+    user_id: str(a[SC.USER_ID]),
+    session_id: str(a[SC.SESSION_ID]),
+    status_code: s.statusCode,
+    prompt_tokens: num(a[SC.LLM_TOKEN_COUNT_PROMPT]),
+    completion_tokens: num(a[SC.LLM_TOKEN_COUNT_COMPLETION]),
+    cached_tokens: num(a[SC.LLM_TOKEN_COUNT_PROMPT_DETAILS_CACHE_READ]),
+    reasoning_tokens: num(a[SC.LLM_TOKEN_COUNT_COMPLETION_DETAILS_REASONING]),
+    cost_usd: num(a[SC.LLM_COST_TOTAL]),
+  };
+}
+
+function params(s: Span, t: SpanTotals): unknown[] {
   const a = s.attributes;
   const events: StoredEvent[] = s.events.map((e) => ({ name: e.name, time_ns: e.timeNs.toString(), attributes: e.attributes }));
   return [
@@ -46,12 +65,15 @@ function params(s: Span): unknown[] {
     s.statusCode,
     s.statusMessage,
     s.project,
-    str(a[SC.SESSION_ID]),
-    str(a[SC.USER_ID]),
-    str(a[SC.LLM_MODEL_NAME]) ?? str(a[SC.EMBEDDING_MODEL_NAME]),
-    num(a[SC.LLM_TOKEN_COUNT_PROMPT]),
-    num(a[SC.LLM_TOKEN_COUNT_COMPLETION]),
+    t.session_id,
+    t.user_id,
+    t.model,
+    t.prompt_tokens,
+    t.completion_tokens,
     num(a[SC.LLM_TOKEN_COUNT_TOTAL]),
+    t.cached_tokens,
+    t.reasoning_tokens,
+    t.cost_usd,
     num(a[LLMTAP.TTFT_MS]),
     JSON.stringify(a),
     JSON.stringify(events),
@@ -85,28 +107,33 @@ export interface StoredSpan {
 }
 
 /**
- * Inserts spans in one transaction, with their search text; a span id already stored is left as it is.
- * With `outbox`, each new span is also queued for export in the same transaction. Returns the spans
- * that were new.
+ * Inserts spans in one transaction, with their search text and their share of the spend totals; a span id
+ * already stored is left as it is. With `outbox`, each new span is also queued for export in the same
+ * transaction. Returns the spans that were new.
  */
 export function spanInserter(db: DB, opts: { outbox: boolean }): (spans: readonly Span[]) => StoredSpan[] {
   const enqueue = opts.outbox ? db.prepare('INSERT INTO export_outbox (span_seq) VALUES (?)') : undefined;
   const index = db.prepare('INSERT INTO spans_text (rowid, input, output) VALUES (?, ?, ?)');
+  const rollup = rollupWriter(db);
   const insert = db.prepare(
     `INSERT OR IGNORE INTO spans (span_id, trace_id, parent_id, trace_state, name, kind, start_ns, end_ns,
        status_code, status_message, project, session_id, user_id, model, prompt_tokens, completion_tokens,
-       total_tokens, ttft_ms, attributes, events)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       total_tokens, cached_tokens, reasoning_tokens, cost_usd, ttft_ms, attributes, events)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
   return db.transaction((spans: readonly Span[]) => {
     const added: StoredSpan[] = [];
+    const counted: SpanTotals[] = [];
     for (const span of spans) {
-      const { changes, lastInsertRowid } = insert.run(...params(span));
+      const t = totals(span);
+      const { changes, lastInsertRowid } = insert.run(...params(span, t));
       if (changes === 0) continue;
       added.push({ seq: Number(lastInsertRowid), span });
+      counted.push(t);
       index.run(lastInsertRowid, searchText(span.attributes, 'input'), searchText(span.attributes, 'output'));
       enqueue?.run(lastInsertRowid);
     }
+    rollup(counted, 1);
     return added;
   });
 }

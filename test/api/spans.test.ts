@@ -220,55 +220,110 @@ describe('GET /api/models', () => {
 });
 
 describe('GET /api/stats', () => {
-  it('per model over a window: counts, token sums, error rate, duration and TTFT percentiles', async () => {
-    // Spans with known durations, imported in a window of their own.
-    const base = BigInt(Date.parse('2002-03-04T00:00:00Z')) * 1_000_000n;
-    const span = (i: number, model: string, ms: number, status: 'OK' | 'ERROR') =>
-      toPhoenixLine(
-        sampleSpan({
-          spanId: (0x2000000000000000n + BigInt(i)).toString(16),
-          startNs: base + BigInt(i) * 1_000_000_000n,
-          endNs: base + BigInt(i) * 1_000_000_000n + BigInt(ms) * 1_000_000n,
-          statusCode: status,
-          attributes: {
-            'llm.model_name': model,
-            'llm.token_count.prompt': 10,
-            'llm.token_count.completion': 5,
-            'llm.token_count.total': 15,
-            'llmtap.time_to_first_token_ms': ms / 10,
-          },
-          events: [],
-        }),
-      );
-    const lines = [...Array.from({ length: 10 }, (_, i) => span(i, 'model-a', (i + 1) * 100, i === 0 ? 'ERROR' : 'OK')), span(10, 'model-b', 50, 'OK')];
-    await postJsonl(`${servers.proxy.url}/api/spans/import`, lines.join('\n'));
-    const { status, body } = await getJson<{ since: string; until: string; models: Record<string, unknown>[] }>(
-      `${servers.proxy.url}/api/stats?since=2002-03-04T00:00:00Z&until=2002-03-05T00:00:00Z`,
-    );
+  // Spans with known users, days, tokens, costs and errors, imported in a window of their own (2002).
+  const DAY = 86_400_000_000_000n;
+  const base = BigInt(Date.parse('2002-03-04T00:00:00Z')) * 1_000_000n;
+  const spans = Array.from({ length: 40 }, (_, i) =>
+    sampleSpan({
+      spanId: (0x2000000000000000n + BigInt(i)).toString(16),
+      startNs: base + BigInt(i % 3) * DAY + BigInt(i) * 60_000_000_000n,
+      statusCode: i % 7 === 0 ? 'ERROR' : 'OK',
+      attributes: {
+        'llm.model_name': i % 2 ? 'model-a' : 'model-b',
+        ...(i % 5 === 4 ? {} : { 'user.id': `user-${(i >> 1) % 3}` }),
+        'llm.token_count.prompt': 10 + i,
+        'llm.token_count.completion': 5 + (i % 4),
+        'llm.token_count.total': 15 + i + (i % 4),
+        'llm.token_count.prompt_details.cache_read': i % 3,
+        'llm.token_count.completion_details.reasoning': i % 2,
+        ...(i % 6 === 5 ? {} : { 'llm.cost.total': (i + 1) / 100_000 }),
+      },
+      events: [],
+    }),
+  );
+  const stats = <T>(query: string) => getJson<T>(`${servers.proxy.url}/api/stats?${query}`);
+
+  interface Group {
+    bucket?: string;
+    user?: string | null;
+    model?: string | null;
+    requests: number;
+    errors: number;
+    tokens: { prompt: number; completion: number; cached: number; reasoning: number };
+    cost_usd: number;
+  }
+  interface Report {
+    from: string;
+    to: string;
+    by: string | null;
+    bucket: string | null;
+    groups: Group[];
+    total: Omit<Group, 'bucket' | 'user' | 'model'>;
+  }
+
+  it('by user and day: each group and the totals equal the sums over the spans', async () => {
+    await postJsonl(`${servers.proxy.url}/api/spans/import`, spans.map(toPhoenixLine).join('\n'));
+    const { status, body } = await stats<Report>('by=user&bucket=day&from=2002-03-04T00:00:00Z&to=2002-03-07T00:00:00Z');
     expect(status).toBe(200);
-    expect(body.since).toBe('2002-03-04T00:00:00.000Z');
-    expect(body.models).toEqual([
-      {
-        model: 'model-a',
-        spans: 10,
-        errors: 1,
-        error_rate: 0.1,
-        tokens: { prompt: 100, completion: 50, total: 150 },
-        duration_ms: { p50: 550, p90: 910, p99: 991 },
-        ttft_ms: { p50: 55, p90: 91, p99: 99.1 },
+    expect(body).toMatchObject({ from: '2002-03-04T00:00:00.000Z', to: '2002-03-07T00:00:00.000Z', by: 'user', bucket: 'day' });
+
+    const n = (s: (typeof spans)[number], k: string): number => (s.attributes[k] as number | undefined) ?? 0;
+    const sum = (of: typeof spans) => ({
+      requests: of.length,
+      errors: of.filter((s) => s.statusCode === 'ERROR').length,
+      tokens: {
+        prompt: of.reduce((t, s) => t + n(s, 'llm.token_count.prompt'), 0),
+        completion: of.reduce((t, s) => t + n(s, 'llm.token_count.completion'), 0),
+        cached: of.reduce((t, s) => t + n(s, 'llm.token_count.prompt_details.cache_read'), 0),
+        reasoning: of.reduce((t, s) => t + n(s, 'llm.token_count.completion_details.reasoning'), 0),
       },
-      {
-        model: 'model-b',
-        spans: 1,
-        errors: 0,
-        error_rate: 0,
-        tokens: { prompt: 10, completion: 5, total: 15 },
-        duration_ms: { p50: 50, p90: 50, p99: 50 },
-        ttft_ms: { p50: 5, p90: 5, p99: 5 },
-      },
-    ]);
-    const bad = await getJson<ErrorAnswer>(`${servers.proxy.url}/api/stats?since=2002-03-05T00:00:00Z&until=2002-03-04T00:00:00Z`);
-    expect(bad.status).toBe(400);
-    expect(bad.body.error.message).toBe('since must be before until');
+      cost_usd: of.reduce((t, s) => t + n(s, 'llm.cost.total'), 0),
+    });
+    const { cost_usd: cost, ...total } = sum(spans);
+    expect(body.total).toMatchObject(total);
+    expect(body.total.cost_usd).toBeCloseTo(cost, 12);
+    const dayOf = (ns: bigint): bigint => (ns - base) / DAY;
+    expect(body.groups).toHaveLength(new Set(spans.map((s) => `${dayOf(s.startNs)} ${String(s.attributes['user.id'])}`)).size);
+    for (const g of body.groups) {
+      const day = dayOf(BigInt(Date.parse(g.bucket!)) * 1_000_000n);
+      const { cost_usd, ...rest } = sum(spans.filter((s) => dayOf(s.startNs) === day && ((s.attributes['user.id'] as string | undefined) ?? null) === g.user));
+      expect(g).toMatchObject(rest);
+      expect(g.cost_usd).toBeCloseTo(cost_usd, 12);
+    }
+    // The days in order, the costliest user first within a day.
+    expect(body.groups.map((g) => g.bucket)).toEqual([...body.groups.map((g) => g.bucket!)].sort());
+    const firstDay = body.groups.filter((g) => g.bucket === body.groups[0]!.bucket).map((g) => g.cost_usd);
+    expect(firstDay.length).toBeGreaterThan(2);
+    expect(firstDay).toEqual([...firstDay].sort((a, b) => b - a));
+
+    // The same spend, seen through the span list.
+    const listed = await list('since=2002-03-04T00:00:00Z&until=2002-03-07T00:00:00Z&limit=1000');
+    expect(listed.body.data.reduce((t, s) => t + (s.cost_usd ?? 0), 0)).toBeCloseTo(body.total.cost_usd, 12);
+  });
+
+  it('other groupings, whole hours, and the window spelled since/until', async () => {
+    const models = (await stats<Report>('by=model&since=2002-03-04T00:30:00Z&until=2002-03-04T00:45:00Z')).body;
+    // 00:30 to 00:45 counts the whole hour 00:00 to 01:00.
+    expect(models).toMatchObject({ from: '2002-03-04T00:00:00.000Z', to: '2002-03-04T01:00:00.000Z', by: 'model', bucket: null });
+    const first = spans.filter((s) => s.startNs < base + 3_600_000_000_000n);
+    expect(models.total.requests).toBe(first.length);
+    expect(models.groups.map((g) => g.model).sort()).toEqual(['model-a', 'model-b']);
+    const hours = (await stats<Report>('bucket=hour&from=2002-03-04T00:00:00Z&to=2002-03-07T00:00:00Z')).body;
+    expect(hours.groups.reduce((t, g) => t + g.requests, 0)).toBe(spans.length);
+    expect(hours.groups.every((g) => g.bucket!.endsWith(':00:00.000Z') && !('user' in g))).toBe(true);
+  });
+
+  it('answers 400 to what it does not understand', async () => {
+    for (const [query, message] of [
+      ['by=color', 'by must be one of model, user, session, project, got "color"'],
+      ['bucket=week', 'bucket must be hour or day, got "week"'],
+      ['from=2002-03-05T00:00:00Z&to=2002-03-04T00:00:00Z', 'from must be before to'],
+      ['from=2002-03-04&since=2002-03-04', 'give "from" or "since", not both'],
+      ['limit=3', 'unknown parameter "limit"; known: by, bucket, from, to, since, until'],
+    ]) {
+      const bad = await stats<ErrorAnswer>(query!);
+      expect(bad.status, query).toBe(400);
+      expect(bad.body.error.message).toBe(message);
+    }
   });
 });

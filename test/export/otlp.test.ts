@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OtlpEncoder } from '../../src/export/otlp.js';
 import type { Span } from '../../src/record/span.js';
 import { VERSION } from '../../src/version.js';
+import { exportJsonl } from '../support/api.js';
 import { eventually } from '../support/eventually.js';
 import { chatBody, rawRequest } from '../support/http.js';
 import { fakeAndLlmtap } from '../support/llmtap.js';
@@ -24,6 +25,7 @@ const servers = fakeAndLlmtap(() => ({
   PHOENIX_API_KEY: 'px-secret-key',
   PHOENIX_CLIENT_HEADERS: 'x-extra=a%20b',
   OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment=test,team=ml',
+  LLMTAP_PROVIDER: 'openai',
 }));
 
 function received(spanIds: string[]): Promise<ReceivedSpan[]> {
@@ -128,6 +130,31 @@ describe('OTLP export', () => {
     expect(Object.keys(stored.attributes).length).toBeGreaterThan(240);
     expect(Object.keys(got!.attributes).length).toBe(Object.keys(stored.attributes).length);
     expect(got!.attributes['llm.input_messages.119.message.content']).toEqual({ type: 'string', value: 'message 119' });
+  });
+
+  it('costs and estimated counts travel as attributes, over OTLP and in the JSONL export', async () => {
+    // The client leaves mid-stream: no usage arrives, the counts are estimated, and priced.
+    const r = await rawRequest(`${servers.proxy.baseURL}/chat/completions`, {
+      ...post({ 'x-fake-delay-ms': '100' }, chatBody({ stream: true })),
+      abortAfterBytes: 700,
+    });
+    const id = r.headers['x-llmtap-span-id'] as string;
+    const [got] = await received([id]);
+    expectSameSpan(got!, await waitForSpan(servers.proxy.dbPath, id));
+    const a = got!.attributes;
+    expect(a['llmtap.token_count.source']).toEqual({ type: 'string', value: 'estimate' });
+    expect(a['llm.token_count.completion']!.type).toBe('int');
+    expect(a['llm.token_count.completion']!.value).toBeGreaterThan(0);
+    expect(a['llm.cost.total']!.type).toBe('double');
+    expect(a['llm.cost.total']!.value).toBeGreaterThan(0);
+
+    const line = JSON.parse((await exportJsonl(servers.proxy.url)).split('\n').find((l) => l.includes(id))!) as {
+      attributes: { llm: { cost: Record<string, number>; token_count: Record<string, number> }; llmtap: { token_count: { source: string } } };
+    };
+    expect(line.attributes.llm.cost.total).toBe(a['llm.cost.total']!.value);
+    expect(line.attributes.llm.cost.prompt).toBe(a['llm.cost.prompt']!.value);
+    expect(line.attributes.llm.token_count.completion).toBe(a['llm.token_count.completion']!.value);
+    expect(line.attributes.llmtap.token_count.source).toBe('estimate');
   });
 
   it('says where it exports at start-up, and the API key never reaches the logs', () => {

@@ -9,6 +9,7 @@ import type { ExchangeResult } from '../../src/proxy/exchange.js';
 import { type AssembleOptions, assembleSpan } from '../../src/record/assemble.js';
 import { Capture, type CapturedExchange } from '../../src/record/capture.js';
 import type { RequestContext } from '../../src/record/context.js';
+import { Pricing } from '../../src/record/cost.js';
 
 const START = 1_700_000_000_000_000_000n;
 const MS = 1_000_000n;
@@ -18,7 +19,9 @@ const options: AssembleOptions = {
   project: 'default',
   captureMaxBytes: 1 << 20,
   mask: maskSettings(loadConfig({})),
+  prices: {},
 };
+const pricing = new Pricing({});
 
 const ctx = (over: Partial<RequestContext> = {}): RequestContext => ({
   traceId: '0af7651916cd43dd8448eb211c80319c',
@@ -106,6 +109,7 @@ describe('assembleSpan', () => {
     const span = assembleSpan(
       captured({ request: { ...chatRequest, user: 'u-1' }, response: [JSON.stringify(response)], context: { sessionId: 's-1', tags: ['a'] } }),
       options,
+      pricing,
     );
     expect(span).toMatchInlineSnapshot(`
       {
@@ -113,6 +117,11 @@ describe('assembleSpan', () => {
           "http.response.status_code": 200,
           "input.mime_type": "application/json",
           "input.value": "{"model":"gpt-4o-mini","messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"Hello"}],"temperature":0,"user":"u-1"}",
+          "llm.cost.completion": 0.0000018,
+          "llm.cost.completion_details.output": 0.0000018,
+          "llm.cost.prompt": 0.0000018,
+          "llm.cost.prompt_details.input": 0.0000018,
+          "llm.cost.total": 0.0000036,
           "llm.finish_reason": "stop",
           "llm.input_messages.0.message.content": "Be brief.",
           "llm.input_messages.0.message.role": "system",
@@ -128,6 +137,7 @@ describe('assembleSpan', () => {
           "llm.token_count.prompt": 12,
           "llm.token_count.prompt_details.cache_read": 0,
           "llm.token_count.total": 15,
+          "llmtap.token_count.source": "upstream",
           "openinference.span.kind": "LLM",
           "output.mime_type": "application/json",
           "output.value": "{"id":"chatcmpl-1","object":"chat.completion","model":"gpt-4o-mini-2024-07-18","choices":[{"index":0,"message":{"role":"assistant","content":"Hi!"},"finish_reason":"stop"}],"usage":{"prompt_tokens":12,"completion_tokens":3,"total_tokens":15,"prompt_tokens_details":{"cached_tokens":0}}}",
@@ -160,13 +170,22 @@ describe('assembleSpan', () => {
       { ...chunk({}), choices: [{ index: 0, delta: {}, finish_reason: 'tool_calls' }] },
       { ...chunk({}), choices: [], usage: { prompt_tokens: 20, completion_tokens: 7, total_tokens: 27 } },
     ];
-    const span = assembleSpan(captured({ request: { ...chatRequest, stream: true }, response: sse(events), contentType: 'text/event-stream' }), options);
+    const span = assembleSpan(
+      captured({ request: { ...chatRequest, stream: true }, response: sse(events), contentType: 'text/event-stream' }),
+      options,
+      pricing,
+    );
     expect(span).toMatchInlineSnapshot(`
       {
         "attributes": {
           "http.response.status_code": 200,
           "input.mime_type": "application/json",
           "input.value": "{"model":"gpt-4o-mini","messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"Hello"}],"temperature":0,"stream":true}",
+          "llm.cost.completion": 0.0000042000000000000004,
+          "llm.cost.completion_details.output": 0.0000042000000000000004,
+          "llm.cost.prompt": 0.000003,
+          "llm.cost.prompt_details.input": 0.000003,
+          "llm.cost.total": 0.0000072000000000000005,
           "llm.finish_reason": "tool_calls",
           "llm.input_messages.0.message.content": "Be brief.",
           "llm.input_messages.0.message.role": "system",
@@ -185,6 +204,7 @@ describe('assembleSpan', () => {
           "llm.token_count.prompt": 20,
           "llm.token_count.total": 27,
           "llmtap.time_to_first_token_ms": 110,
+          "llmtap.token_count.source": "upstream",
           "openinference.span.kind": "LLM",
           "output.mime_type": "application/json",
           "output.value": "{"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"{\\"city\\":\\"Paris\\"}"}}]}",
@@ -227,6 +247,7 @@ describe('assembleSpan', () => {
     const span = assembleSpan(
       captured({ url: '/v1/responses', request: { model: 'gpt-4.1-mini', instructions: 'Translate.', input: 'Hello' }, response: [JSON.stringify(response)] }),
       options,
+      pricing,
     );
     expect(span).toMatchInlineSnapshot(`
       {
@@ -234,6 +255,11 @@ describe('assembleSpan', () => {
           "http.response.status_code": 200,
           "input.mime_type": "application/json",
           "input.value": "{"model":"gpt-4.1-mini","instructions":"Translate.","input":"Hello"}",
+          "llm.cost.completion": 0.0000032000000000000003,
+          "llm.cost.completion_details.output": 0.0000032000000000000003,
+          "llm.cost.prompt": 0.0000036000000000000003,
+          "llm.cost.prompt_details.input": 0.0000036000000000000003,
+          "llm.cost.total": 0.000006800000000000001,
           "llm.input_messages.0.message.content": "Translate.",
           "llm.input_messages.0.message.role": "system",
           "llm.input_messages.1.message.content": "Hello",
@@ -250,6 +276,7 @@ describe('assembleSpan', () => {
           "llm.token_count.prompt": 9,
           "llm.token_count.prompt_details.cache_read": 0,
           "llm.token_count.total": 11,
+          "llmtap.token_count.source": "upstream",
           "openinference.span.kind": "LLM",
           "output.mime_type": "application/json",
           "output.value": "{"id":"resp_1","object":"response","model":"gpt-4.1-mini-2025-04-14","status":"completed","output":[{"type":"message","role":"assistant","content":[{"type":"output_text","text":"Bonjour"}]}],"usage":{"input_tokens":9,"output_tokens":2,"total_tokens":11,"input_tokens_details":{"cached_tokens":0},"output_tokens_details":{"reasoning_tokens":0}}}",
@@ -278,6 +305,7 @@ describe('assembleSpan', () => {
     const span = assembleSpan(
       captured({ url: '/v1/embeddings', request: { model: 'text-embedding-3-small', input: 'two words' }, response: [JSON.stringify(response)] }),
       options,
+      pricing,
     );
     expect(span).toMatchInlineSnapshot(`
       {
@@ -292,10 +320,15 @@ describe('assembleSpan', () => {
           "http.response.status_code": 200,
           "input.mime_type": "text/plain",
           "input.value": "two words",
+          "llm.cost.completion": 0,
+          "llm.cost.prompt": 4e-8,
+          "llm.cost.prompt_details.input": 4e-8,
+          "llm.cost.total": 4e-8,
           "llm.provider": "openai",
           "llm.system": "openai",
           "llm.token_count.prompt": 2,
           "llm.token_count.total": 2,
+          "llmtap.token_count.source": "upstream",
           "openinference.span.kind": "EMBEDDING",
         },
         "endNs": 1700000000500000000n,
@@ -325,6 +358,7 @@ describe('assembleSpan', () => {
         contentType: 'text/event-stream',
       }),
       options,
+      pricing,
     );
     expect(span).toMatchInlineSnapshot(`
       {
@@ -333,13 +367,22 @@ describe('assembleSpan', () => {
           "input.mime_type": "text/plain",
           "input.value": "Tell a story",
           "llm.choices.0.completion.text": "Once upon",
+          "llm.cost.completion": 0.000004,
+          "llm.cost.completion_details.output": 0.000004,
+          "llm.cost.prompt": 0.0000045,
+          "llm.cost.prompt_details.input": 0.0000045,
+          "llm.cost.total": 0.0000085,
           "llm.finish_reason": "length",
           "llm.invocation_parameters": "{"model":"gpt-3.5-turbo-instruct","stream":true,"max_tokens":2}",
           "llm.model_name": "gpt-3.5-turbo-instruct",
           "llm.prompts.0.prompt.text": "Tell a story",
           "llm.provider": "openai",
           "llm.system": "openai",
+          "llm.token_count.completion": 2,
+          "llm.token_count.prompt": 3,
+          "llm.token_count.total": 5,
           "llmtap.time_to_first_token_ms": 100,
+          "llmtap.token_count.source": "estimate",
           "openinference.span.kind": "LLM",
           "output.mime_type": "text/plain",
           "output.value": "Once upon",
@@ -366,7 +409,7 @@ describe('assembleSpan', () => {
 
   it('an upstream error answer', () => {
     const error = { error: { message: 'Rate limit reached', type: 'requests', code: 'rate_limit_exceeded' } };
-    const span = assembleSpan(captured({ request: chatRequest, response: [JSON.stringify(error)], result: { status: 429 } }), options);
+    const span = assembleSpan(captured({ request: chatRequest, response: [JSON.stringify(error)], result: { status: 429 } }), options, pricing);
     expect(span).toMatchInlineSnapshot(`
       {
         "attributes": {
@@ -415,12 +458,17 @@ describe('assembleSpan', () => {
       contentType: 'text/event-stream',
       result: { outcome: 'client_aborted', error: { kind: 'client_abort', message: 'client closed the connection before the response ended' } },
     });
-    expect(assembleSpan(aborted, options)).toMatchInlineSnapshot(`
+    expect(assembleSpan(aborted, options, pricing)).toMatchInlineSnapshot(`
       {
         "attributes": {
           "http.response.status_code": 200,
           "input.mime_type": "application/json",
           "input.value": "{"model":"gpt-4o-mini","messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"Hello"}],"temperature":0,"stream":true}",
+          "llm.cost.completion": 6e-7,
+          "llm.cost.completion_details.output": 6e-7,
+          "llm.cost.prompt": 0.00000225,
+          "llm.cost.prompt_details.input": 0.00000225,
+          "llm.cost.total": 0.00000285,
           "llm.input_messages.0.message.content": "Be brief.",
           "llm.input_messages.0.message.role": "system",
           "llm.input_messages.1.message.content": "Hello",
@@ -431,7 +479,11 @@ describe('assembleSpan', () => {
           "llm.output_messages.0.message.role": "assistant",
           "llm.provider": "openai",
           "llm.system": "openai",
+          "llm.token_count.completion": 1,
+          "llm.token_count.prompt": 15,
+          "llm.token_count.total": 16,
           "llmtap.time_to_first_token_ms": 100,
+          "llmtap.token_count.source": "estimate",
           "openinference.span.kind": "LLM",
           "output.mime_type": "text/plain",
           "output.value": "Partial",
@@ -472,7 +524,7 @@ describe('assembleSpan', () => {
         error: { kind: 'timeout', code: 'UND_ERR_HEADERS_TIMEOUT', message: 'Headers Timeout Error' },
       },
     });
-    expect(assembleSpan({ ...timedOut, response: undefined }, options)).toMatchInlineSnapshot(`
+    expect(assembleSpan({ ...timedOut, response: undefined }, options, pricing)).toMatchInlineSnapshot(`
       {
         "attributes": {
           "http.response.status_code": 504,
@@ -513,7 +565,11 @@ describe('assembleSpan', () => {
   });
 
   it('a light span of another path (LLMTAP_RECORD_OTHER) keeps neither body nor query', () => {
-    const span = assembleSpan(captured({ method: 'GET', url: '/v1/models?secret=1', result: { method: 'GET', path: '/v1/models?secret=1' } }), options);
+    const span = assembleSpan(
+      captured({ method: 'GET', url: '/v1/models?secret=1', result: { method: 'GET', path: '/v1/models?secret=1' } }),
+      options,
+      pricing,
+    );
     expect(span).toMatchInlineSnapshot(`
       {
         "attributes": {

@@ -3,6 +3,7 @@
 // for a scripted session that has every kind of turn, in GA and beta event names.
 import { once } from 'node:events';
 
+import { calcPrice, type Usage } from '@pydantic/genai-prices';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { Span } from '../../src/record/span.js';
@@ -18,7 +19,8 @@ let proxy: InProcess;
 
 beforeAll(async () => {
   fake = await startFakeRealtime();
-  proxy = await startLlmtap({ LLMTAP_UPSTREAM_URL: fake.url, LLMTAP_LOG_LEVEL: 'silent', LLMTAP_FLUSH_INTERVAL_MS: '10' });
+  // Priced as OpenAI's (the fake's host names no provider the price data knows).
+  proxy = await startLlmtap({ LLMTAP_UPSTREAM_URL: fake.url, LLMTAP_LOG_LEVEL: 'silent', LLMTAP_FLUSH_INTERVAL_MS: '10', LLMTAP_PROVIDER: 'openai' });
 });
 afterAll(async () => {
   await proxy.shutdown();
@@ -76,8 +78,12 @@ function tokens(input: number, inputAudio: number, output: number, outputAudio: 
     'llmtap.token_count.prompt_details.cache_read_text': cached,
     'llmtap.token_count.prompt_details.cache_read_audio': 0,
     'llmtap.token_count.completion_details.text': output - outputAudio,
+    'llmtap.token_count.source': 'upstream',
   };
 }
+
+/** A span's attributes less its cost, which 'every response and transcription is priced…' asserts on its own. */
+const uncosted = (span: Span): Json => Object.fromEntries(Object.entries(span.attributes).filter(([k]) => !/^(?:llm|llmtap\.realtime)\.cost\./.test(k)));
 
 const SYSTEM = { 'llm.input_messages.0.message.role': 'system', 'llm.input_messages.0.message.content': 'You are a helpful assistant.' };
 
@@ -101,7 +107,7 @@ describe('a GA session through the official client', () => {
   const common = {
     'openinference.span.kind': 'LLM',
     'llm.system': 'openai',
-    'llm.provider': '127.0.0.1',
+    'llm.provider': 'openai',
     'session.id': 'sess_fake',
     'llm.model_name': 'gpt-realtime',
   };
@@ -128,7 +134,7 @@ describe('a GA session through the official client', () => {
 
   it('a text answer', () => {
     const s = responses[0]!;
-    expect(s.attributes).toEqual({
+    expect(uncosted(s)).toEqual({
       ...common,
       'input.value': expect.any(String),
       'input.mime_type': 'application/json',
@@ -160,7 +166,7 @@ describe('a GA session through the official client', () => {
 
   it('a function call, then its output answered in audio: transcript, audio duration and size, never the audio', () => {
     const call = responses[1]!;
-    expect(call.attributes).toEqual({
+    expect(uncosted(call)).toEqual({
       ...common,
       'input.value': expect.any(String),
       'input.mime_type': 'application/json',
@@ -182,7 +188,7 @@ describe('a GA session through the official client', () => {
       'llmtap.time_to_first_token_ms': expect.any(Number),
     });
     const spoken = responses[2]!;
-    expect(spoken.attributes).toEqual({
+    expect(uncosted(spoken)).toEqual({
       ...common,
       'input.value': expect.any(String),
       'input.mime_type': 'application/json',
@@ -229,10 +235,10 @@ describe('a GA session through the official client', () => {
     request(s, { metadata: { turn: 'voice' } }, [
       { id: 'item_7', object: 'realtime.item', type: 'message', status: 'completed', role: 'user', content: [{ type: 'input_audio', transcript: TRANSCRIPT }] },
     ]);
-    expect(transcription.attributes).toEqual({
+    expect(uncosted(transcription)).toEqual({
       'openinference.span.kind': 'LLM',
       'llm.system': 'openai',
-      'llm.provider': '127.0.0.1',
+      'llm.provider': 'openai',
       'session.id': 'sess_fake',
       'llm.model_name': 'gpt-4o-mini-transcribe',
       'llm.input_messages.0.message.role': 'user',
@@ -246,11 +252,44 @@ describe('a GA session through the official client', () => {
       'llm.token_count.total': 19,
       'llm.token_count.prompt_details.audio': 12,
       'llmtap.token_count.prompt_details.text': 0,
+      'llmtap.token_count.source': 'upstream',
       'llmtap.realtime.item_id': 'item_7',
       'llmtap.realtime.input_audio.duration_ms': 1000,
     });
     expect(transcription.statusCode).toBe('OK');
     expect(transcription.endNs).toBeLessThanOrEqual(s.startNs);
+  });
+
+  it('every response and transcription is priced as genai-prices prices its usage; the session adds up their cost', () => {
+    const usage = (s: Span): Usage => {
+      const a = s.attributes as Record<string, number | undefined>;
+      return {
+        input_tokens: a['llm.token_count.prompt'],
+        output_tokens: a['llm.token_count.completion'],
+        input_audio_tokens: a['llm.token_count.prompt_details.audio'],
+        cache_read_tokens: a['llm.token_count.prompt_details.cache_read'],
+        cache_audio_read_tokens: a['llmtap.token_count.prompt_details.cache_read_audio'],
+        output_audio_tokens: a['llm.token_count.completion_details.audio'],
+      };
+    };
+    let total = 0;
+    for (const s of [...responses, transcription]) {
+      if (s.attributes['llm.token_count.total'] === undefined) {
+        expect(Object.keys(s.attributes).filter((k) => k.startsWith('llm.cost.'))).toEqual([]); // no usage, no cost
+        continue;
+      }
+      const model = s.attributes['llm.model_name'] as string;
+      const price = calcPrice(usage(s), model, { providerId: 'openai', timestamp: new Date(Number(s.startNs / 1_000_000n)) });
+      expect(price, `${model} has a price`).not.toBeNull();
+      expect(s.attributes['llm.cost.total'], s.name).toBe(price!.total_price);
+      expect(s.attributes['llm.cost.prompt']).toBe(price!.input_price);
+      expect(s.attributes['llm.cost.completion']).toBe(price!.output_price);
+      total += price!.total_price;
+    }
+    // Audio input has a rate of its own, and shows as its own part of the prompt's cost.
+    expect(responses[2]!.attributes['llm.cost.prompt_details.audio']).toBeGreaterThan(0);
+    expect(root.attributes['llmtap.realtime.cost.total']).toBeCloseTo(total, 12);
+    expect(root.attributes['llm.cost.total']).toBeUndefined(); // not twice in Phoenix, which adds up a trace
   });
 
   it('a failed response is an error span', () => {
@@ -269,10 +308,10 @@ describe('a GA session through the official client', () => {
     const upstream = fake.sessions.at(-1)!;
     const clientBytes = upstream.received.reduce((n, m) => n + m.data.length, 0);
     const upstreamBytes = run.events.reduce((n, e) => n + Buffer.byteLength(JSON.stringify(e)), 0);
-    expect(root.attributes).toEqual({
+    expect(uncosted(root)).toEqual({
       'openinference.span.kind': 'CHAIN',
       'llm.system': 'openai',
-      'llm.provider': '127.0.0.1',
+      'llm.provider': 'openai',
       'llm.model_name': 'gpt-realtime',
       'url.path': '/v1/realtime',
       'http.response.status_code': 101,

@@ -6,8 +6,13 @@
 // below that path only, as OpenRouter serves `/api/v1/…` (any other path: 404). Behaviour switches come in request headers,
 // which llmtap forwards unchanged:
 //   x-fake-behavior: error-500 | error-429 | stall | stall-body | reset-mid-stream | split-event |
-//                    split-utf8 | ping | error-event | gzip
+//                    split-utf8 | ping | error-event | gzip | no-stream-options
 //   x-fake-delay-ms: pause between SSE events
+// Stream chunks are serialized the way OpenAI serializes them (compact JSON, its key order, `"usage":null`
+// on every chunk when `stream_options.include_usage` is set — before `choices` in tool-call chunks, after
+// it elsewhere — and a trailing `obfuscation` member), so that a stream through llmtap with usage injected
+// can be compared byte for byte with one without.
+import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -147,6 +152,12 @@ async function route(req: IncomingMessage, res: ServerResponse, body: Buffer): P
         error: { message: 'We could not parse the JSON body of your request.', type: 'invalid_request_error', param: null, code: null },
       });
   }
+  if (behavior === 'no-stream-options' && 'stream_options' in request) {
+    // As some OpenAI-compatible servers do.
+    return json(res, 400, {
+      error: { message: 'Unrecognized request argument supplied: stream_options', type: 'invalid_request_error', param: 'stream_options', code: null },
+    });
+  }
   // Azure OpenAI ignores the body's model: the deployment decides.
   if (deployment) request.model = DEPLOYMENTS[deployment];
   if (req.method === 'GET' && path === '/v1/models') {
@@ -234,35 +245,45 @@ function chat(req: IncomingMessage, res: ServerResponse, request: Json, behavior
     );
   }
 
-  const includeUsage = (request.stream_options as Json | undefined)?.include_usage === true;
-  const chunk = (choices: Json[], extra: Json = {}): Json => ({
-    ...base,
-    object: 'chat.completion.chunk',
-    service_tier: 'default',
+  const options = (request.stream_options as Json | undefined) ?? {};
+  const nullUsage = options.include_usage === true ? { usage: null } : {};
+  const head = { id: base.id, object: 'chat.completion.chunk', created: CREATED, model, service_tier: 'default', system_fingerprint: base.system_fingerprint };
+  // OpenAI's order; tool-call chunks have been seen with `usage` before `choices`.
+  const chunk = (choices: Json[], extra: Json = {}, usageFirst = false): Json => ({
+    ...head,
+    ...(usageFirst ? nullUsage : {}),
     choices,
-    ...(includeUsage ? { usage: null } : {}),
+    ...nullUsage,
     ...extra,
+    ...obfuscation(options, choices),
   });
   // Azure OpenAI opens a stream with its prompt filter results: no choices, an empty model.
   const events: Json[] = azure
     ? [{ id: '', object: '', created: 0, model: '', choices: [], prompt_filter_results: [{ prompt_index: 0, content_filter_results: {} }] }]
     : [];
+  const tools = calls.length > 0;
   for (let i = 0; i < n; i++) {
-    events.push(chunk([{ index: i, delta: { role: 'assistant', content: calls.length > 0 ? null : '', refusal: null }, logprobs: null, finish_reason: null }]));
-    if (calls.length > 0) {
+    events.push(chunk([{ index: i, delta: { role: 'assistant', content: tools ? null : '', refusal: null }, logprobs: null, finish_reason: null }], {}, tools));
+    if (tools) {
       calls.forEach((c, k) => {
         events.push(
-          chunk([
-            {
-              index: i,
-              delta: { tool_calls: [{ index: k, id: c.id, type: 'function', function: { name: c.name, arguments: '' } }] },
-              logprobs: null,
-              finish_reason: null,
-            },
-          ]),
+          chunk(
+            [
+              {
+                index: i,
+                delta: { tool_calls: [{ index: k, id: c.id, type: 'function', function: { name: c.name, arguments: '' } }] },
+                logprobs: null,
+                finish_reason: null,
+              },
+            ],
+            {},
+            true,
+          ),
         );
         for (const part of splitInto(c.arguments, 3)) {
-          events.push(chunk([{ index: i, delta: { tool_calls: [{ index: k, function: { arguments: part } }] }, logprobs: null, finish_reason: null }]));
+          events.push(
+            chunk([{ index: i, delta: { tool_calls: [{ index: k, function: { arguments: part } }] }, logprobs: null, finish_reason: null }], {}, true),
+          );
         }
       });
     } else {
@@ -270,8 +291,18 @@ function chat(req: IncomingMessage, res: ServerResponse, request: Json, behavior
     }
     events.push(chunk([{ index: i, delta: {}, logprobs: null, finish_reason: calls.length > 0 ? 'tool_calls' : 'stop' }]));
   }
-  if (includeUsage) events.push(chunk([], { usage: usage(request, completionTokens) }));
+  if (options.include_usage === true) events.push(chunk([], { usage: usage(request, completionTokens) }));
   return streamSSE(req, res, events, behavior);
+}
+
+/**
+ * OpenAI pads each chunk with random characters unless told not to (`include_obfuscation: false`); the
+ * fake's padding is derived from the chunk's choices, so the same call gives the same bytes.
+ */
+function obfuscation(options: Json, choices: Json[]): Json {
+  if (options.include_obfuscation === false) return {};
+  const digest = createHash('sha256').update(JSON.stringify(choices)).digest('base64url');
+  return { obfuscation: digest.slice(0, 2 + (digest.charCodeAt(0) % 12)) };
 }
 
 function splitInto(s: string, parts: number): string[] {
@@ -461,26 +492,22 @@ function legacyCompletions(req: IncomingMessage, res: ServerResponse, request: J
   const prompts = Array.isArray(request.prompt) ? request.prompt.length : 1;
   const count = prompts * Number(request.n ?? 1);
   const text = (i: number): string => (count > 1 ? `${REPLY} (choice ${i})` : REPLY);
-  const base = {
-    id: 'cmpl-fake',
-    object: 'text_completion',
-    created: CREATED,
-    model: servedModel(String(request.model ?? 'gpt-3.5-turbo-instruct')),
-    system_fingerprint: 'fp_fake',
-  };
+  const model = servedModel(String(request.model ?? 'gpt-3.5-turbo-instruct'));
+  const base = { id: 'cmpl-fake', object: 'text_completion', created: CREATED };
   const prompt = promptTokens(request);
   const usage = { prompt_tokens: prompt, completion_tokens: words(REPLY) * count, total_tokens: prompt + words(REPLY) * count };
   if (!request.stream) {
     const choices = Array.from({ length: count }, (_, index) => ({ text: text(index), index, logprobs: null, finish_reason: 'stop' }));
-    return json(res, 200, { ...base, choices, usage });
+    return json(res, 200, { ...base, model, choices, usage });
   }
+  // OpenAI's order: the model and `"usage":null` after the choices; its usage chunk puts them first.
   const includeUsage = (request.stream_options as Json | undefined)?.include_usage === true;
-  const chunk = (choices: Json[], extra: Json = {}): Json => ({ ...base, choices, ...(includeUsage ? { usage: null } : {}), ...extra });
+  const chunk = (choices: Json[]): Json => ({ ...base, choices, model, ...(includeUsage ? { usage: null } : {}) });
   const events: Json[] = [];
   for (let index = 0; index < count; index++) {
     for (const part of text(index).split(/(?<= )/)) events.push(chunk([{ text: part, index, logprobs: null, finish_reason: null }]));
     events.push(chunk([{ text: '', index, logprobs: null, finish_reason: 'stop' }]));
   }
-  if (includeUsage) events.push(chunk([], { usage }));
+  if (includeUsage) events.push({ ...base, model, usage, choices: [] });
   return streamSSE(req, res, events, behavior);
 }

@@ -8,6 +8,7 @@ import { isObject } from '../../json.js';
 import type { SessionResult } from '../../proxy/session.js';
 import type { SessionSummary } from '../../report.js';
 import type { AssembleOptions } from '../assemble.js';
+import type { Pricing } from '../cost.js';
 import { chunksOf } from '../decode.js';
 import { routeFor } from '../route.js';
 import type { Span } from '../span.js';
@@ -29,6 +30,7 @@ export class RealtimeSessions {
 
   constructor(
     private readonly opts: AssembleOptions,
+    private readonly pricing: Pricing,
     /** Where each span goes (the writer). */
     private readonly write: (span: Span) => void,
     /** Told when a session ended and its span was written (its log line). */
@@ -54,6 +56,7 @@ export class RealtimeSessions {
       project: this.opts.project,
       provider: routeFor('GET', start.path).azure ? providers.azure : providers.upstream,
       mask: this.opts.mask,
+      pricing: this.pricing,
     };
     const open: Open = {
       start,

@@ -12,6 +12,7 @@ import { isObject } from '../../json.js';
 import type { SessionResult } from '../../proxy/session.js';
 import { exceptionEvent, FIRST_TOKEN_EVENT, OTHER_KIND, putContext } from '../assemble.js';
 import type { RequestContext } from '../context.js';
+import type { Pricing } from '../cost.js';
 import { responses } from '../endpoints/responses.js';
 import { type Failure, httpFailure, transportFailure } from '../failure.js';
 import { maskAttributes } from '../mask.js';
@@ -57,6 +58,7 @@ export interface SessionSpans {
   project: string;
   provider: string;
   mask: MaskConfig;
+  pricing: Pricing;
 }
 
 /** A session's spans say `session.id`: the caller's (x-llmtap-session-id), else the Realtime API's. */
@@ -122,6 +124,14 @@ function putUsageDetails(attrs: Attributes, usage: unknown): void {
   put(attrs, LLMTAP.COMPLETION_TEXT_TOKENS, output.text_tokens);
 }
 
+/** The upstream's counts say so, and what they cost (cost.ts), as for any other call. */
+function putSpend(s: SessionSpans, attrs: Attributes, startNs: bigint): void {
+  if (attrs[SC.LLM_TOKEN_COUNT_PROMPT] === undefined && attrs[SC.LLM_TOKEN_COUNT_COMPLETION] === undefined) return;
+  attrs[LLMTAP.TOKEN_SOURCE] = 'upstream';
+  const model = attrs[SC.LLM_MODEL_NAME];
+  Object.assign(attrs, s.pricing.costAttributes(typeof model === 'string' ? model : '', s.provider, startNs, attrs));
+}
+
 /** Why a response failed: its status (failed, cancelled), an `error` event while it ran, or the session ending first. */
 function responseFailure(r: FinishedResponse): Failure | undefined {
   const status = r.response.status;
@@ -147,6 +157,7 @@ export function responseSpan(s: SessionSpans, conversation: Conversation, r: Fin
   responses.response(r.response, attrs);
   putUsageDetails(attrs, r.response.usage);
   if (attrs[SC.LLM_MODEL_NAME] === undefined) put(attrs, SC.LLM_MODEL_NAME, model);
+  putSpend(s, attrs, r.startNs);
   put(attrs, RT.RESPONSE_ID, r.id);
   put(attrs, RT.RESPONSE_STATUS, r.response.status);
   if (isObject(r.response.status_details)) put(attrs, RT.RESPONSE_STATUS_REASON, r.response.status_details.reason);
@@ -182,6 +193,7 @@ export function transcriptionSpan(s: SessionSpans, conversation: Conversation, t
   put(attrs, SC.LLM_TOKEN_COUNT_COMPLETION, usage.output_tokens);
   put(attrs, SC.LLM_TOKEN_COUNT_TOTAL, usage.total_tokens);
   putUsageDetails(attrs, usage);
+  putSpend(s, attrs, t.startNs);
   if (usage.type === 'duration') put(attrs, RT.TRANSCRIPTION_SECONDS, usage.seconds);
   put(attrs, RT.ITEM_ID, t.itemId);
   put(attrs, RT.INPUT_AUDIO_MS, t.audioMs);
@@ -189,9 +201,9 @@ export function transcriptionSpan(s: SessionSpans, conversation: Conversation, t
 }
 
 /** Keys whose values add up over a session's spans into its totals. */
-const TOTALED = /^(?:llm|llmtap)\.(token_count\..+)$/;
+const TOTALED = /^(?:llm|llmtap)\.((?:token_count\.(?!source$)|cost\.).+)$/;
 
-/** Adds a span's token counts to its session's totals: the one place where per-span figures become the session's. */
+/** Adds a span's token counts and cost to its session's totals: the one place where per-span figures become the session's. */
 export function addTotals(totals: Map<string, number>, attrs: Attributes): void {
   for (const [key, value] of Object.entries(attrs)) {
     const m = TOTALED.exec(key);

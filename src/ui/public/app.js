@@ -69,6 +69,8 @@ async function api(path) {
 
 const fmtMs = (ms) => (ms === null || ms === undefined ? '' : ms < 1000 ? `${ms.toFixed(ms < 10 ? 1 : 0)} ms` : `${(ms / 1000).toFixed(2)} s`);
 const fmtInt = (n) => (n === null || n === undefined ? '' : n.toLocaleString());
+/** USD with the precision small amounts need: $0.00042, $1.25. */
+const fmtUsd = (n) => (n === null || n === undefined ? '' : `$${n !== 0 && Math.abs(n) < 0.01 ? n.toPrecision(2) : n.toFixed(2)}`);
 
 function fmtTime(iso) {
   const d = new Date(iso);
@@ -105,7 +107,14 @@ function row(item) {
     h('td', { class: 'num' }, fmtMs(item.duration_ms)),
     h(
       'td',
-      { class: 'num', title: item.total_tokens === null ? '' : `${item.prompt_tokens} prompt + ${item.completion_tokens} completion` },
+      {
+        class: 'num',
+        title:
+          item.total_tokens === null
+            ? ''
+            : `${item.prompt_tokens} prompt + ${item.completion_tokens} completion${item.token_source === 'estimate' ? ' (estimated)' : ''}` +
+              (item.cost_usd === null ? '' : `, ${fmtUsd(item.cost_usd)}`),
+      },
       fmtInt(item.total_tokens),
     ),
     h('td', { class: 'prompt' }, item.input_preview),
@@ -265,6 +274,7 @@ async function showDetail(spanId) {
   const a = span.attributes;
   const llm = a.llm ?? {};
   const tokens = llm.token_count ?? {};
+  const cost = llm.cost ?? {};
   const durationMs = new Date(span.end_time) - new Date(span.start_time);
   const ttft = a.llmtap?.time_to_first_token_ms;
   const realtime = a.llmtap?.realtime ?? {};
@@ -289,8 +299,10 @@ async function showDetail(spanId) {
         'Tokens',
         tokens.total === undefined ? null : `${fmtInt(tokens.prompt)} prompt + ${fmtInt(tokens.completion)} completion = ${fmtInt(tokens.total)}`,
       ),
+      field('Token counts', { upstream: 'from the API', estimate: 'estimated by llmtap (the API sent none)' }[a.llmtap?.token_count?.source]),
       field('Cached prompt tokens', tokens.prompt_details?.cache_read),
       field('Reasoning tokens', tokens.completion_details?.reasoning),
+      field('Cost', cost.total === undefined ? null : `${fmtUsd(cost.total)} (${fmtUsd(cost.prompt)} prompt + ${fmtUsd(cost.completion)} completion)`),
       field('Finish reason', llm.finish_reason),
       ...realtimeFields(realtime),
       field('Session', a.session?.id),
