@@ -54,6 +54,8 @@ export interface Answer {
   headers?: Record<string, string>;
   body?: string;
   delayMs?: number;
+  /** Answer only once this settles (a barrier the test releases). */
+  after?: Promise<void>;
 }
 
 export interface OtlpReceiver {
@@ -176,11 +178,12 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
         const received: ReceivedRequest = { headers: req.headers, bytes: raw.length, ...decoded };
         const n = receiver.requests.push(received) - 1;
         const a = receiver.answer(n, received);
-        setTimeout(() => {
+        const send = (): void => {
           if (a.status >= 200 && a.status < 300) accepted.push(...decoded.spans);
           res.writeHead(a.status, { 'content-type': a.body ? 'application/json' : 'application/x-protobuf', ...a.headers });
           res.end(a.body ?? '');
-        }, a.delayMs ?? 0);
+        };
+        void (a.after ?? Promise.resolve()).then(() => setTimeout(send, a.delayMs ?? 0));
       });
     });
     server.on('connection', (s) => {
