@@ -235,30 +235,29 @@ interface SumRow {
   cost_usd: number;
   first_ns: bigint;
   last_ns: bigint;
+  durations: string | null;
+  ttfts: string | null;
 }
 
 /**
- * Groups from the rows of `dimension` (only `value`'s, or only `values`'): sums grouped in SQL on the rows'
- * own order (value, then hour), then the histograms of the same rows added up.
+ * Groups from the rows of `dimension` (only `value`'s, or only `values`'), grouped in SQL on the rows' own
+ * order (value, then hour); their histograms come concatenated, to be added up here.
  */
 function readRows(db: DB, q: SpendQuery, dimension: Dimension, value?: string, values?: string[]): Group[] {
   const bucket = q.bucket === 'day' ? '(hour / 24) * 24' : q.bucket === 'hour' ? 'hour' : 'NULL';
-  const grouped = q.by ? 'value' : 'dimension';
   const where = `dimension = ? AND hour >= ? AND hour < ?${value !== undefined ? ' AND value = ?' : ''}${values ? ' AND value IN (SELECT value FROM json_each(?))' : ''}`;
   const params = [dimension, q.fromMs / HOUR_MS, q.toMs / HOUR_MS, ...(value !== undefined ? [value] : []), ...(values ? [JSON.stringify(values)] : [])];
-  const key = q.by ? "nullif(value, '')" : 'NULL';
-  const sums = db
+  const rows = db
     .prepare(
-      `SELECT ${key} AS key, ${bucket} AS bucket_hour, sum(requests) AS requests, sum(errors) AS errors, sum(prompt_tokens) AS prompt_tokens,
-         sum(completion_tokens) AS completion_tokens, sum(cached_tokens) AS cached_tokens, sum(reasoning_tokens) AS reasoning_tokens,
-         total(cost_usd) AS cost_usd, min(first_ns) AS first_ns, max(last_ns) AS last_ns
-       FROM usage_hourly WHERE ${where} GROUP BY ${grouped}, bucket_hour`,
+      `SELECT ${q.by ? "nullif(value, '')" : 'NULL'} AS key, ${bucket} AS bucket_hour, sum(requests) AS requests, sum(errors) AS errors,
+         sum(prompt_tokens) AS prompt_tokens, sum(completion_tokens) AS completion_tokens, sum(cached_tokens) AS cached_tokens,
+         sum(reasoning_tokens) AS reasoning_tokens, total(cost_usd) AS cost_usd, min(first_ns) AS first_ns, max(last_ns) AS last_ns,
+         group_concat(nullif(durations, '')) AS durations, group_concat(nullif(ttfts, '')) AS ttfts
+       FROM usage_hourly WHERE ${where} GROUP BY ${q.by ? 'value' : 'dimension'}, bucket_hour`,
     )
     .safeIntegers(true)
     .all(...params) as SumRow[];
-  const groups = new Map<string, Group>();
-  for (const r of sums) {
-    const bucketMs = r.bucket_hour === null ? null : Number(r.bucket_hour) * HOUR_MS;
+  return rows.map((r) => {
     const s = emptySums();
     Object.assign(s, {
       requests: Number(r.requests),
@@ -271,21 +270,10 @@ function readRows(db: DB, q: SpendQuery, dimension: Dimension, value?: string, v
       firstNs: r.first_ns,
       lastNs: r.last_ns,
     });
-    groups.set(`${bucketMs}\n${r.key}`, { key: r.key, bucketMs, sums: s });
-  }
-  const histograms = db.prepare(`SELECT ${key} AS key, ${bucket} AS bucket_hour, durations, ttfts FROM usage_hourly WHERE ${where}`).all(...params) as {
-    key: string | null;
-    bucket_hour: number | null;
-    durations: string;
-    ttfts: string;
-  }[];
-  for (const r of histograms) {
-    const g = groups.get(`${r.bucket_hour === null ? null : r.bucket_hour * HOUR_MS}\n${r.key}`);
-    if (!g) continue;
-    addText(g.sums.durations, r.durations);
-    addText(g.sums.ttfts, r.ttfts);
-  }
-  return [...groups.values()];
+    addText(s.durations, r.durations);
+    addText(s.ttfts, r.ttfts);
+    return { key: r.key, bucketMs: r.bucket_hour === null ? null : Number(r.bucket_hour) * HOUR_MS, sums: s };
+  });
 }
 
 // ---- from the spans ---------------------------------------------------------------------------------
