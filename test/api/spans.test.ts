@@ -384,6 +384,53 @@ describe('GET /api/stats', () => {
     );
   });
 
+  it('lists sessions as the viewer does: the most recently active first, a page at a time, with their first and last calls', async () => {
+    // Five sessions of a day of their own (2003): session-k has k + 1 calls, an hour apart, from 4 - k minutes
+    // after midnight: the later a session's last call, the earlier its first one. Every third call is tagged.
+    const start = BigInt(Date.parse('2003-05-06T00:00:00Z')) * 1_000_000n;
+    const calls = Array.from({ length: 5 }, (_, k) =>
+      Array.from({ length: k + 1 }, (_, j) => ({ session: `session-${k}`, startNs: start + BigInt(4 - k) * 60_000_000_000n + BigInt(j) * 3_600_000_000_000n })),
+    ).flat();
+    const imported = calls.map((c, i) =>
+      sampleSpan({
+        spanId: (0x3000000000000000n + BigInt(i)).toString(16),
+        startNs: c.startNs,
+        endNs: c.startNs + 1_000_000_000n,
+        statusCode: i % 4 === 0 ? 'ERROR' : 'OK',
+        attributes: { 'llm.model_name': 'model-s', 'session.id': c.session, 'llm.token_count.prompt': 10, 'tag.tags': i % 3 ? [] : ['sampled'] },
+        events: [],
+      }),
+    );
+    await postJsonl(`${servers.proxy.url}/api/spans/import`, imported.map(toPhoenixLine).join('\n'));
+    type Sessions = Report & { more: boolean; groups: (Group & { session: string; first_time: string; last_time: string })[] };
+    const day = 'from=2003-05-06T00:00:00Z&to=2003-05-07T00:00:00Z';
+    const iso = (ns: bigint): string => new Date(Number(ns / 1_000_000n)).toISOString();
+    const page1 = (await stats<Sessions>(`by=session&sort=last&limit=2&${day}`)).body;
+    const page2 = (await stats<Sessions>(`by=session&sort=last&limit=2&offset=2&${day}`)).body;
+    const page3 = (await stats<Sessions>(`by=session&sort=last&limit=2&offset=4&${day}`)).body;
+    expect([page1.more, page2.more, page3.more]).toEqual([true, true, false]);
+    const listed = [...page1.groups, ...page2.groups, ...page3.groups];
+    expect(listed.map((g) => g.session)).toEqual(['session-4', 'session-3', 'session-2', 'session-1', 'session-0']);
+    for (const g of listed) {
+      const mine = imported.filter((s) => s.attributes['session.id'] === g.session);
+      expect(g).toMatchObject({
+        requests: mine.length,
+        errors: mine.filter((s) => s.statusCode === 'ERROR').length,
+        first_time: iso(mine[0]!.startNs),
+        last_time: iso(mine.at(-1)!.startNs),
+      });
+    }
+    // The same list under a filter (added up from the spans): the sessions with a tagged call.
+    const tagged = (await stats<Sessions>(`by=session&sort=last&limit=50&tag=sampled&${day}`)).body;
+    const withTag = imported.filter((s) => (s.attributes['tag.tags'] as string[]).includes('sampled'));
+    const last = new Map(withTag.map((s) => [s.attributes['session.id'] as string, s.startNs])); // the calls are in time order per session
+    const count = (name: string): number => withTag.filter((s) => s.attributes['session.id'] === name).length;
+    expect(tagged.groups.map((g) => [g.session, g.requests, g.last_time])).toEqual(
+      [...last].sort(([, a], [, b]) => (a < b ? 1 : -1)).map(([name, ns]) => [name, count(name), iso(ns)]),
+    );
+    expect(tagged.groups.length).toBeGreaterThan(2);
+  });
+
   it('answers 400 to what it does not understand', async () => {
     for (const [query, message] of [
       ['by=color', 'by must be one of model, user, session, project, endpoint, tag, got "color"'],
