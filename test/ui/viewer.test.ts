@@ -126,6 +126,12 @@ async function traffic(llmtap: InProcess): Promise<Record<string, string>> {
     body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Translate "good morning" into French.' }] }),
   });
   ids.error = failing.headers['x-llmtap-span-id'] as string;
+  const broken = await rawRequest(`${llmtap.baseURL}/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-fake-behavior': 'error-event' },
+    body: JSON.stringify({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'Tell me a long story.' }] }),
+  });
+  ids.partial = broken.headers['x-llmtap-span-id'] as string;
   ids.responses = await idOf(
     client(llmtap).responses.create({
       model: 'o4-mini',
@@ -146,25 +152,51 @@ async function traffic(llmtap: InProcess): Promise<Record<string, string>> {
   return ids;
 }
 
-async function open(llmtap: InProcess, hash = '', width = 1440): Promise<{ page: Page; loaded: { url: string; bytes: number }[] }> {
+interface Opened {
+  page: Page;
+  /** Every request the page made, answered or not… */
+  asked: string[];
+  /** …and what those answered weighed (headers and body as transferred). */
+  loaded: Promise<{ url: string; bytes: number }>[];
+}
+
+async function open(llmtap: InProcess, hash = '', width = 1440): Promise<Opened> {
   const page = await browser.newPage({ viewport: { width, height: 900 }, locale: 'en-US' });
   page.on('pageerror', (err) => {
     throw err;
   });
-  const loaded: { url: string; bytes: number }[] = [];
+  const asked: string[] = [];
+  page.on('request', (request) => void asked.push(request.url()));
+  const loaded: Opened['loaded'] = [];
   page.on('requestfinished', (request) => {
-    void request.sizes().then((s) => loaded.push({ url: request.url(), bytes: s.responseBodySize + s.responseHeadersSize }));
+    loaded.push(request.sizes().then((s) => ({ url: request.url(), bytes: s.responseBodySize + s.responseHeadersSize })));
   });
   await page.goto(`${llmtap.url}/${hash ? `ui/${hash}` : ''}`); // the root leads to the viewer
-  return { page, loaded };
+  return { page, asked, loaded };
 }
 
 const loadedView = (page: Page): Promise<unknown> => page.waitForSelector('main[data-loaded="true"]');
-const stats = async (
-  llmtap: InProcess,
-  query: string,
-): Promise<{ total: { requests: number; cost_usd: number; tokens: { prompt: number; completion: number } } }> =>
+interface Totals {
+  requests: number;
+  errors: number;
+  cost_usd: number;
+  tokens: { prompt: number; completion: number };
+  latency_ms: { p50: number | null };
+  ttft_ms: { p50: number | null };
+}
+const stats = async (llmtap: InProcess, query: string): Promise<{ total: Totals; groups: (Totals & Record<string, unknown>)[] }> =>
   (await (await fetch(`${llmtap.url}/api/stats?${query}`)).json()) as never;
+const tileOf = (page: Page) => (name: string) => page.locator(`.tile[data-tile="${name}"]`).getAttribute('data-value');
+/** The dashboard's tiles equal the totals of /api/stats. */
+async function expectTiles(page: Page, total: Totals): Promise<void> {
+  const tile = tileOf(page);
+  expect(Number(await tile('Requests'))).toBe(total.requests);
+  expect(Number(await tile('Tokens'))).toBe(total.tokens.prompt + total.tokens.completion);
+  expect(Number(await tile('Cost'))).toBeCloseTo(total.cost_usd, 9);
+  expect(await tile('Latency')).toBe(String(total.latency_ms.p50 ?? ''));
+  expect(await tile('Time to first token')).toBe(String(total.ttft_ms.p50 ?? ''));
+  expect(await page.locator('.tile[data-tile="Requests"] .tile-detail').innerText()).toMatch(new RegExp(`^${total.errors} errors`));
+}
 
 describe('viewer', () => {
   let llmtap: InProcess;
@@ -177,34 +209,69 @@ describe('viewer', () => {
   afterAll(() => llmtap.shutdown());
 
   it('opens on the dashboard: tiles equal /api/stats, charts drawn; the window and a filter change it; nothing from elsewhere, under 300 KB', async () => {
-    const { page, loaded } = await open(llmtap);
+    const { page, asked, loaded } = await open(llmtap);
     await loadedView(page);
     await page.waitForFunction(() => document.querySelectorAll('.plot[data-drawn] canvas').length === 4);
-    const tile = (name: string) => page.locator(`.tile[data-tile="${name}"]`).getAttribute('data-value');
     const since = (hours: number): string => new Date(Date.now() - hours * 3_600_000).toISOString();
     let want = await stats(llmtap, `from=${since(24)}&bucket=hour`);
-    expect(Number(await tile('Requests'))).toBe(want.total.requests);
-    expect(Number(await tile('Tokens'))).toBe(want.total.tokens.prompt + want.total.tokens.completion);
-    expect(Number(await tile('Cost'))).toBeCloseTo(want.total.cost_usd, 9);
+    await expectTiles(page, want.total);
+    expect(want.total.latency_ms.p50).toBeGreaterThan(0);
+    expect(want.total.ttft_ms.p50).toBeGreaterThan(0);
     expect(await page.locator('.tile[data-tile="Requests"] .tile-value').innerText()).toBe(want.total.requests.toLocaleString('en-US'));
     expect(await page.locator('table[data-top="model"] tbody tr').count()).toBeGreaterThanOrEqual(3);
+    // The top users: the costliest first, their numbers as /api/stats gives them.
+    const users = await stats(llmtap, `from=${since(24)}&by=user&limit=10`);
+    expect(await page.locator('table[data-top="user"] tbody th').allInnerTexts()).toEqual(users.groups.map((g) => g.user ?? '(no user)'));
+    expect(await page.locator('table[data-top="user"] tbody tr').first().locator('td').first().innerText()).toBe(String(users.groups[0]!.requests));
     if (SCREENSHOTS) await page.screenshot({ path: docs('viewer-dashboard.png'), fullPage: true });
     // Everything from llmtap itself, and little of it.
     await page.waitForLoadState('networkidle');
-    expect(loaded.filter((r) => !r.url.startsWith(llmtap.url))).toEqual([]);
-    const total = loaded.reduce((n, r) => n + r.bytes, 0);
+    expect(asked.filter((url) => !url.startsWith(`${llmtap.url}/`))).toEqual([]);
+    const answered = await Promise.all(loaded);
+    expect(answered.map((r) => r.url).sort()).toEqual([...asked].sort()); // none failed
+    const total = answered.reduce((n, r) => n + r.bytes, 0);
     expect(total).toBeLessThan(300 * 1024);
-    console.log(`viewer: the dashboard loaded ${loaded.length} responses, ${(total / 1024).toFixed(0)} KB`);
+    console.log(`viewer: the dashboard loaded ${answered.length} responses, ${(total / 1024).toFixed(0)} KB`);
+    // Its icon.
+    const icon = await fetch(await page.locator('link[rel="icon"]').evaluate((link: HTMLLinkElement) => link.href));
+    expect(icon.status).toBe(200);
+    expect(icon.headers.get('content-type')).toMatch(/^image\/svg\+xml/);
+    expect(await icon.text()).toMatch(/^<svg /);
 
     await page.selectOption('select[name="window"]', '7d');
     await page.waitForFunction(() => location.hash.includes('window=7d') && document.querySelector('main[data-loaded="true"]'));
     want = await stats(llmtap, `from=${since(168)}&bucket=hour`);
-    expect(Number(await tile('Requests'))).toBe(want.total.requests);
+    await expectTiles(page, want.total);
     await page.selectOption('select[name="model"]', 'gpt-4o-2024-08-06');
     await page.waitForFunction(() => location.hash.includes('model=gpt-4o-2024-08-06') && document.querySelector('main[data-loaded="true"]'));
     want = await stats(llmtap, `from=${since(168)}&bucket=hour&model=gpt-4o-2024-08-06`);
-    expect(Number(await tile('Requests'))).toBe(want.total.requests);
+    await expectTiles(page, want.total);
     expect(await page.locator('table[data-top="model"] tbody tr').count()).toBe(1);
+    await page.close();
+  });
+
+  it('reopens a custom window, an endpoint and a tag from the address', async () => {
+    const hour = (back: number): string => new Date(Math.floor(Date.now() / 3_600_000 - back) * 3_600_000).toISOString();
+    const { page } = await open(llmtap, `#/dashboard?window=custom&from=${hour(50)}&to=${hour(10)}`);
+    await loadedView(page);
+    expect(await page.locator('#custom-window').isVisible()).toBe(true);
+    expect(await page.inputValue('select[name="window"]')).toBe('custom');
+    const want = await stats(llmtap, `from=${hour(50)}&to=${hour(10)}&bucket=hour`);
+    expect(want.total.requests).toBeGreaterThan(35); // the imported history, about one an hour
+    await expectTiles(page, want.total);
+    const show = async (query: string): Promise<void> => {
+      await page.evaluate((hash) => (location.hash = hash), `#/dashboard?${query}`);
+      await page.waitForFunction((q) => location.hash.endsWith(q) && document.querySelector('main[data-loaded="true"]'), query);
+    };
+    const since = new Date(Date.now() - 24 * 3_600_000).toISOString();
+    await show('endpoint=embeddings');
+    expect(await page.inputValue('select[name="endpoint"]')).toBe('embeddings');
+    await expectTiles(page, (await stats(llmtap, `from=${since}&bucket=hour&endpoint=embeddings`)).total);
+    expect(Number(await tileOf(page)('Requests'))).toBe(2);
+    await show('tag=nightly');
+    expect(await page.inputValue('input[name="tag"]')).toBe('nightly');
+    await expectTiles(page, (await stats(llmtap, `from=${since}&bucket=hour&tag=nightly`)).total);
+    expect(Number(await tileOf(page)('Requests'))).toBe(3);
     await page.close();
   });
 
@@ -229,11 +296,26 @@ describe('viewer', () => {
     expect(await row(ids.error!).locator('td.output').innerText()).toContain('Rate limit reached');
     expect(await row(ids.embeddings!).locator('td.output').innerText()).toBe('2 vectors of 8 dimensions');
     expect(await row(ids.chat!).locator('td.cost').innerText()).toMatch(/^\$0\.0/);
+    // One time format: today's calls by the clock, older ones with their date; the ISO time on hover.
+    const item = (await (await fetch(`${llmtap.url}/api/spans?limit=50`)).json()) as { data: { span_id: string; start_time: string }[] };
+    const time = (id: string) => row(id).locator('td.time time');
+    expect(await time(ids.chat!).innerText()).toMatch(/^\d\d:\d\d:\d\d$/);
+    const iso = (t: string): string => new Date(t).toISOString();
+    expect(await time(ids.chat!).getAttribute('title')).toBe(iso(item.data.find((i) => i.span_id === ids.chat)!.start_time));
+    const oldest = item.data.at(-1)!; // more than a day ago
+    expect(await time(oldest.span_id).innerText()).toMatch(/^[A-Z][a-z]{2} \d{1,2}, \d\d:\d\d:\d\d$/);
+    expect(await time(oldest.span_id).getAttribute('title')).toBe(iso(oldest.start_time));
+    // j and k move the selection (and the focus), Enter opens it.
+    const selection = () => page.locator('tr[aria-selected="true"]').getAttribute('data-span-id');
     await page.keyboard.press('j');
     await page.keyboard.press('j');
+    await page.keyboard.press('j');
+    await page.keyboard.press('k');
+    expect(await selection()).toBe(item.data[1]!.span_id);
+    expect(await page.evaluate(() => (document.activeElement as HTMLElement).dataset.spanId)).toBe(item.data[1]!.span_id);
     await page.keyboard.press('Enter');
-    await page.waitForSelector('#detail[data-span-id]');
-    const selected = await page.locator('tr[aria-selected="true"]').getAttribute('data-span-id');
+    await page.waitForSelector(`#detail[data-span-id="${item.data[1]!.span_id}"]`);
+    const selected = await selection();
     expect(page.url()).toContain(`span=${selected}`);
     // The list keeps its columns: the model column is in view, left of the detail.
     const model = (await page.locator('table.spans thead th.model').boundingBox())!;
@@ -250,6 +332,15 @@ describe('viewer', () => {
     await page.waitForFunction(() => document.querySelectorAll('table.spans tbody tr').length === 1);
     expect(await page.inputValue('input[name="q"]')).toBe('refund');
     await page.close();
+    // A link with filters opens the list they give, in a new tab.
+    const linked = (await open(llmtap, '#/requests?endpoint=embeddings&status=OK')).page;
+    await loadedView(linked);
+    expect(await linked.inputValue('select[name="endpoint"]')).toBe('embeddings');
+    expect(await linked.inputValue('select[name="status"]')).toBe('OK');
+    expect((await linked.locator('table.spans tbody tr').evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-span-id')))).sort()).toEqual(
+      [ids.embeddings, ids.traceB].sort(),
+    );
+    await linked.close();
   });
 
   it('shows each kind of span in detail', async () => {
