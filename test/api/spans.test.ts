@@ -402,7 +402,7 @@ describe('GET /api/stats', () => {
       }),
     );
     await postJsonl(`${servers.proxy.url}/api/spans/import`, imported.map(toPhoenixLine).join('\n'));
-    type Sessions = Report & { more: boolean; groups: (Group & { session: string; first_time: string; last_time: string })[] };
+    type Sessions = Omit<Report, 'groups'> & { more: boolean; groups: (Group & { session: string; first_time: string; last_time: string })[] };
     const day = 'from=2003-05-06T00:00:00Z&to=2003-05-07T00:00:00Z';
     const iso = (ns: bigint): string => new Date(Number(ns / 1_000_000n)).toISOString();
     const page1 = (await stats<Sessions>(`by=session&sort=last&limit=2&${day}`)).body;

@@ -184,7 +184,9 @@ interface Totals {
   latency_ms: { p50: number | null };
   ttft_ms: { p50: number | null };
 }
-const stats = async (llmtap: InProcess, query: string): Promise<{ total: Totals; groups: (Totals & Record<string, unknown>)[] }> =>
+/** A group of /api/stats (`by=user` or `by=session`). */
+type Group = Totals & { user?: string | null; session?: string | null; first_time: string; last_time: string };
+const stats = async (llmtap: InProcess, query: string): Promise<{ total: Totals; groups: Group[] }> =>
   (await (await fetch(`${llmtap.url}/api/stats?${query}`)).json()) as never;
 const tileOf = (page: Page) => (name: string) => page.locator(`.tile[data-tile="${name}"]`).getAttribute('data-value');
 /** The dashboard's tiles equal the totals of /api/stats. */
@@ -358,6 +360,10 @@ describe('viewer', () => {
     expect(text).toMatch(/team\s+payments/i);
     expect(text).toMatch(/Token counts\s+from the API/i);
     expect(text).toMatch(/Cost\s+\$0\.0/i);
+    expect(text).toMatch(/User\s+ada/i);
+    expect(text).toMatch(/Project\s+default/i);
+    expect(text).toMatch(/HTTP status\s+200/i);
+    expect(text).toMatch(/Model\s+gpt-4o-mini-2024-07-18/i);
     if (SCREENSHOTS) await page.screenshot({ path: docs('viewer-detail.png') });
     text = await show(ids.stream!);
     expect(text).toMatch(/Stream\s+yes, first token after [\d.]+ ms/i);
@@ -366,12 +372,20 @@ describe('viewer', () => {
     expect(await detail.locator('img.thumb').evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth)).toBe(160);
     await show(ids.error!);
     expect(await detail.locator('.error-box').innerText()).toBe('RateLimitError (HTTP 429): Rate limit reached for gpt-4o-mini.');
+    // A stream that failed midway: the error, and what had streamed before it.
+    text = await show(ids.partial!);
+    expect(await detail.locator('.error-box').innerText()).toBe('APIError (HTTP 200): The model overloaded mid-stream.');
+    expect(text).toMatch(/assistant \(output\)\s+Héllo/i);
     text = await show(ids.responses!);
-    expect(text).toMatch(/Reasoning summary: The user greets me; I greet back\./);
-    expect(text).toMatch(/lookup/);
-    expect(text).toMatch(/system\s+Think first\./i);
+    expect(text).toMatch(/system\s+Think first\./i); // input items
+    expect(text).toMatch(/user\s+Say hello\./i);
+    expect(text).toMatch(/Reasoning summary: The user greets me; I greet back\./); // output items
+    expect(await detail.locator('.message.assistant .tool-call .tool-name').innerText()).toMatch(/^lookup/);
+    expect(text).toMatch(/Reasoning tokens\s+2/i);
     text = await show(ids.embeddings!);
-    expect(text).toContain('the first text to embed');
+    expect(text).toMatch(/Model\s+text-embedding-3-small/i);
+    expect(text).toMatch(/Embeddings \(2\)/i);
+    expect(await detail.locator('ol.embeddings li .text').allInnerTexts()).toEqual(['the first text to embed', 'a second one']);
     expect(text).toMatch(/vector of 8 dimensions: \[/);
     await detail.locator('summary', { hasText: 'Raw span JSON' }).click();
     expect(await detail.locator('details.raw pre').innerText()).toContain('"vector": "[8 numbers]"');
@@ -388,6 +402,18 @@ describe('viewer', () => {
     const { page } = await open(llmtap, '#/sessions');
     await loadedView(page);
     expect(await page.locator('table.sessions tbody tr').first().getAttribute('data-session')).toBe('checkout-42');
+    // Its row: first and last call, calls, errors, tokens and cost, as /api/stats has them.
+    const since = new Date(Date.now() - 24 * 3_600_000).toISOString();
+    const [g] = (await stats(llmtap, `from=${since}&session_id=checkout-42&by=session`)).groups;
+    const cells = await page.locator('table.sessions tbody tr').first().locator('td').allInnerTexts();
+    expect(cells.slice(2, 5)).toEqual([
+      String(g!.requests),
+      `${g!.errors} (${Math.round((100 * g!.errors) / g!.requests)}%)`,
+      String(g!.tokens.prompt + g!.tokens.completion),
+    ]);
+    expect(Math.abs(Number(cells[5]!.replace('$', '')) / g!.cost_usd - 1)).toBeLessThan(0.05); // two significant digits
+    const times = page.locator('table.sessions tbody tr').first().locator('td time');
+    expect(await times.evaluateAll((els) => els.map((t) => t.getAttribute('title')))).toEqual([g!.first_time, g!.last_time]);
     await page.keyboard.press('j');
     await page.keyboard.press('Enter');
     await page.waitForFunction(() => location.hash.startsWith('#/sessions/checkout-42'));
@@ -413,11 +439,41 @@ describe('viewer', () => {
     await page.close();
   });
 
+  it('names every control and region, marks the current view, and skips to the content', async () => {
+    const { page } = await open(llmtap, `#/requests?span=${ids.tool}`);
+    await page.waitForSelector(`#detail[data-span-id="${ids.tool}"]`);
+    const unnamed = await page.locator('input, select, button, a[href], table, nav, aside, [role]').evaluateAll((els) =>
+      els
+        .filter((el) => {
+          if (el.getAttribute('aria-label') || el.getAttribute('aria-labelledby')) return false;
+          if (el instanceof HTMLInputElement || el instanceof HTMLSelectElement) return !el.labels?.length; // its options are no name
+          return !(el.textContent!.trim() || el.querySelector('img[alt]:not([alt=""])'));
+        })
+        .map((el) => el.outerHTML.slice(0, 80)),
+    );
+    expect(unnamed).toEqual([]);
+    expect(await page.locator('nav a[aria-current="page"]').innerText()).toBe('Requests');
+    expect(await page.locator('img').evaluateAll((imgs) => imgs.filter((img) => !img.hasAttribute('alt')).length)).toBe(0);
+    await page.locator('#skip').focus();
+    await page.keyboard.press('Enter');
+    expect(await page.evaluate(() => document.activeElement!.id)).toBe('main');
+    await page.close();
+  });
+
   it('stays readable in a narrow window', async () => {
     const { page } = await open(llmtap, '#/requests', 400);
     await loadedView(page);
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(400);
     expect(await page.locator('table.spans th.ttft').isVisible()).toBe(false);
+    // The detail takes the width; the dashboard's tiles and charts stack.
+    await page.evaluate((span) => (location.hash = `#/requests?span=${span}`), ids.chat!);
+    await page.waitForSelector(`#detail[data-span-id="${ids.chat}"]`);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(400);
+    await page.evaluate(() => (location.hash = '#/dashboard'));
+    await page.waitForFunction(() => document.querySelectorAll('.plot[data-drawn] canvas').length === 4);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(400);
+    const charts = await page.locator('figure.chart').evaluateAll((els) => els.map((el) => el.getBoundingClientRect().width));
+    expect(charts.every((w) => w > 300 && w <= 400)).toBe(true);
     await page.close();
   });
 });
@@ -442,10 +498,13 @@ describe('viewer with LLMTAP_ADMIN_TOKEN', () => {
       await dialog.locator('button').click();
       await page.locator('tr', { hasText: 'Behind a token' }).waitFor();
       expect(await page.evaluate(() => sessionStorage.getItem('llmtap-admin-token'))).toBe(token);
-      // A reload in the same tab does not ask again.
+      // A reload in the same tab does not ask again; another tab does.
       await page.reload();
       await page.locator('tr', { hasText: 'Behind a token' }).waitFor();
       expect(await dialog.isVisible()).toBe(false);
+      const other = (await open(llmtap, '#/requests')).page;
+      await other.locator('#token-dialog').waitFor({ state: 'visible' });
+      await other.close();
       await page.close();
     } finally {
       await llmtap.shutdown();
