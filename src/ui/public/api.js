@@ -33,3 +33,6 @@ export async function api(path, params) {
     return body;
   }
 }
+
+/** The list items of a trace's spans (as many as a page holds), in time order. */
+export const traceSpans = (traceId) => api('spans', { trace_id: traceId, order: 'asc', limit: '1000' }).then((page) => page.data);

@@ -2,20 +2,11 @@
 // (requests and errors, tokens, cost, latency and time to first token) drawn with uPlot, and the top ten
 // models, users and sessions. Every number comes from /api/stats.
 import { api } from './api.js';
-import { h, link, message } from './dom.js';
+import { h, link, message, tile } from './dom.js';
 import { int, ms, percent, usd, when } from './format.js';
 import { filterParams, href, windowOf, withParams } from './route.js';
 
 const STEP_MS = { minute: 60_000, hour: 3_600_000, day: 86_400_000 };
-
-const tile = (label, value, detail, raw) =>
-  h(
-    'div',
-    { class: 'tile', 'data-tile': label, 'data-value': raw ?? '' },
-    h('div', { class: 'tile-label' }, label),
-    h('div', { class: 'tile-value' }, value),
-    h('div', { class: 'tile-detail' }, detail ?? ''),
-  );
 
 function tiles(t) {
   return h(

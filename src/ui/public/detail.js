@@ -2,11 +2,11 @@
 // reasoning summaries, refusals, tool calls), legacy completions (prompts and choices), embeddings (each
 // input and its vector's size, never the vector), light spans of other paths, Realtime sessions, errors;
 // then its fields (tokens, cost, tags, metadata…), parameters, tools, its trace, and the raw JSON.
-import { api } from './api.js';
+import { api, traceSpans } from './api.js';
 import { field, h, link, message, pretty, section, statusBadge } from './dom.js';
 import { int, ms, timeEl, usd } from './format.js';
 import { endpointLabel } from './list.js';
-import { href } from './route.js';
+import { href, withParams } from './route.js';
 
 function imageView(url) {
   // Only images: a data: URL of an image or an http(s) link; anything else is shown as text.
@@ -148,7 +148,7 @@ function rawJson(span) {
 const invocation = (a) => a.llm?.invocation_parameters ?? a.embedding?.invocation_parameters;
 const isStream = (a) => /"stream"\s*:\s*true/.test(invocation(a) ?? '');
 
-/** Renders span `spanId` into `pane`; resolves once drawn. `item`: its list item, when the page has it. */
+/** Renders span `spanId` into `pane` (`close`: its close button); resolves once drawn. */
 export async function showSpan(pane, spanId, close) {
   pane.replaceChildren(message('Loading…'));
   let span;
@@ -166,7 +166,7 @@ export async function showSpan(pane, spanId, close) {
   const ttft = a.llmtap?.time_to_first_token_ms;
   const exception = span.events.find((e) => e.name === 'exception');
   const httpStatus = a.http?.response?.status_code;
-  const { data: trace } = await api('spans', { trace_id: span.context.trace_id, order: 'asc', limit: '1000' });
+  const trace = await traceSpans(span.context.trace_id);
   const item = trace.find((s) => s.span_id === spanId);
   const metadata = a.metadata && typeof a.metadata === 'object' ? Object.entries(a.metadata) : [];
 
@@ -254,7 +254,7 @@ export async function showSpan(pane, spanId, close) {
             h(
               'li',
               { 'aria-current': s.span_id === spanId ? 'true' : undefined },
-              h('a', { href: withSpan(s.span_id) }, s.name),
+              h('a', { href: withParams({ span: s.span_id }) }, s.name),
               ' ',
               statusBadge(s.status_code, s.http_status),
               h('span', { class: 'muted' }, ' ', timeEl(s.start_time), ` · ${ms(s.duration_ms)}`),
@@ -267,12 +267,4 @@ export async function showSpan(pane, spanId, close) {
   parts.push(h('details', { class: 'part raw' }, h('summary', {}, 'Raw span JSON'), h('pre', {}, rawJson(span))));
   pane.replaceChildren(...parts);
   pane.scrollTop = 0;
-}
-
-/** The current address with another span open. */
-function withSpan(spanId) {
-  const [path, query = ''] = location.hash.split('?');
-  const params = new URLSearchParams(query);
-  params.set('span', spanId);
-  return `${path || '#/requests'}?${params}`;
 }

@@ -23,6 +23,16 @@ export function statusBadge(code, httpStatus) {
   return h('span', { class: `badge ${error ? 'error' : code === 'OK' ? 'ok' : ''}`, title: httpStatus ? `${code}, HTTP ${httpStatus}` : code }, text);
 }
 
+/** A total in a tile: its label, value and a line of detail; `raw`, the number itself (data-value). */
+export const tile = (label, value, detail, raw) =>
+  h(
+    'div',
+    { class: 'tile', 'data-tile': label, 'data-value': raw ?? '' },
+    h('div', { class: 'tile-label' }, label),
+    h('div', { class: 'tile-value' }, value),
+    h('div', { class: 'tile-detail' }, detail ?? ''),
+  );
+
 /** A labelled value, or nothing when there is no value. */
 export function field(label, ...value) {
   const v = value.flat().filter((x) => x !== undefined && x !== null && x !== '');

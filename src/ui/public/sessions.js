@@ -3,7 +3,7 @@
 // its answer.
 import { api } from './api.js';
 import { inputMessages, messageView, outputMessages } from './detail.js';
-import { h, link, message, statusBadge } from './dom.js';
+import { h, link, message, statusBadge, tile } from './dom.js';
 import { int, ms, percent, timeEl, usd } from './format.js';
 import { endpointLabel } from './list.js';
 import { filterParams, href, windowOf } from './route.js';
@@ -127,15 +127,7 @@ export function sessionView(main, route, ctx) {
           ['Tokens', int(t.tokens.prompt + t.tokens.completion), `${int(t.tokens.prompt)} prompt · ${int(t.tokens.completion)} completion`],
           ['Cost', usd(t.cost_usd), ''],
           ['Latency', ms(t.latency_ms.p50) || '–', `p50 · p95 ${ms(t.latency_ms.p95) || '–'}`],
-        ].map(([label, value, detail]) =>
-          h(
-            'div',
-            { class: 'tile', 'data-tile': label },
-            h('div', { class: 'tile-label' }, label),
-            h('div', { class: 'tile-value' }, value),
-            h('div', { class: 'tile-detail' }, detail),
-          ),
-        ),
+        ].map(([label, value, detail]) => tile(label, value, detail)),
       );
     })
     .catch(ctx.offline);

@@ -1,6 +1,6 @@
 // A trace: its spans as a waterfall, each a bar from its start to its end on the trace's time line,
 // indented under its parent (a parent outside llmtap — the caller's span — leaves it at the top).
-import { api } from './api.js';
+import { traceSpans } from './api.js';
 import { h, message, statusBadge } from './dom.js';
 import { ms, timeEl } from './format.js';
 import { endpointLabel } from './list.js';
@@ -8,8 +8,8 @@ import { endpointLabel } from './list.js';
 export function traceView(main, route, ctx) {
   const id = route.id;
   main.replaceChildren(h('h1', {}, 'Trace ', h('code', {}, id)), message('Loading…'));
-  api('spans', { trace_id: id, order: 'asc', limit: '1000' })
-    .then(({ data }) => {
+  traceSpans(id)
+    .then((data) => {
       if (data.length === 0) return main.replaceChildren(h('h1', {}, 'Trace ', h('code', {}, id)), message('No spans of this trace are stored.'));
       const start = Math.min(...data.map((s) => Date.parse(s.start_time)));
       const end = Math.max(...data.map((s) => Date.parse(s.end_time)));
