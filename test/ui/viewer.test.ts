@@ -319,9 +319,18 @@ describe('viewer', () => {
     await page.waitForSelector(`#detail[data-span-id="${item.data[1]!.span_id}"]`);
     const selected = await selection();
     expect(page.url()).toContain(`span=${selected}`);
-    // The list keeps its columns: the model column is in view, left of the detail.
+    // The list keeps its columns: the model column is in view, left of the detail, and the last one scrolls
+    // into view there too (not under the pane); no time is cut short.
+    const paneX = (await page.locator('#detail').boundingBox())!.x;
     const model = (await page.locator('table.spans thead th.model').boundingBox())!;
-    expect(model.x + model.width).toBeLessThan((await page.locator('#detail').boundingBox())!.x);
+    expect(model.x + model.width).toBeLessThan(paneX);
+    await page.locator('.table-wrap').evaluate((wrap) => (wrap.scrollLeft = wrap.scrollWidth));
+    const output = (await page.locator('table.spans thead th.output').boundingBox())!;
+    expect(output.x + output.width).toBeLessThanOrEqual(paneX);
+    expect(
+      await page.locator('td.time time').evaluateAll((els) => els.filter((el) => el.parentElement!.scrollWidth > el.parentElement!.clientWidth).length),
+    ).toBe(0);
+    await page.locator('.table-wrap').evaluate((wrap) => (wrap.scrollLeft = 0));
     await page.keyboard.press('j');
     await page.waitForFunction((id) => document.querySelector('#detail')!.getAttribute('data-span-id') !== id, selected);
     if (SCREENSHOTS) await page.screenshot({ path: docs('viewer-requests.png') });
