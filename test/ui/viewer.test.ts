@@ -221,6 +221,8 @@ describe('viewer', () => {
     expect(want.total.ttft_ms.p50).toBeGreaterThan(0);
     expect(await page.locator('.tile[data-tile="Requests"] .tile-value').innerText()).toBe(want.total.requests.toLocaleString('en-US'));
     expect(await page.locator('table[data-top="model"] tbody tr').count()).toBeGreaterThanOrEqual(3);
+    // Each top table shows all its columns, none scrolled away.
+    expect(await page.locator('section.top').evaluateAll((els) => els.map((el) => el.scrollWidth - el.clientWidth))).toEqual([0, 0, 0]);
     // The top users: the costliest first, their numbers as /api/stats gives them.
     const users = await stats(llmtap, `from=${since(24)}&by=user&limit=10`);
     expect(await page.locator('table[data-top="user"] tbody th').allInnerTexts()).toEqual(users.groups.map((g) => g.user ?? '(no user)'));
