@@ -169,7 +169,12 @@ async function open(llmtap: InProcess, hash = '', width = 1440): Promise<Opened>
   page.on('request', (request) => void asked.push(request.url()));
   const loaded: Opened['loaded'] = [];
   page.on('requestfinished', (request) => {
-    loaded.push(request.sizes().then((s) => ({ url: request.url(), bytes: s.responseBodySize + s.responseHeadersSize })));
+    // A poll still answering when a test closes its page has no sizes: NaN (a sum over it fails).
+    const sized = request.sizes().then(
+      (s) => s.responseBodySize + s.responseHeadersSize,
+      () => NaN,
+    );
+    loaded.push(sized.then((bytes) => ({ url: request.url(), bytes })));
   });
   await page.goto(`${llmtap.url}/${hash ? `ui/${hash}` : ''}`); // the root leads to the viewer
   return { page, asked, loaded };
@@ -485,6 +490,42 @@ describe('viewer', () => {
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(400);
     const charts = await page.locator('figure.chart').evaluateAll((els) => els.map((el) => el.getBoundingClientRect().width));
     expect(charts.every((w) => w > 300 && w <= 400)).toBe(true);
+    await page.close();
+  });
+
+  it('shows what callers sent as text, never as markup, in every view', async () => {
+    // Last: this call changes the most recent session and the totals the other tests read.
+    const markup = '<img src="x" class="injected"><b class="injected">bold</b>';
+    const r = await client(llmtap, {
+      'x-llmtap-session-id': `s${markup}`,
+      'x-llmtap-user-id': `u${markup}`,
+      'x-llmtap-project': `p${markup}`,
+      'x-llmtap-tags': `t${markup.replaceAll(',', '')}`,
+      'x-llmtap-metadata': JSON.stringify({ [`k${markup}`]: `v${markup}` }),
+    })
+      .chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: `Hi ${markup}` }] })
+      .withResponse();
+    const id = r.response.headers.get('x-llmtap-span-id')!;
+    await waitForSpan(llmtap.dbPath, id);
+    const injected = (page: Page): Promise<number> => page.locator('.injected').count();
+    const { page } = await open(llmtap, `#/requests?span=${id}`);
+    await page.waitForSelector(`#detail[data-span-id="${id}"]`);
+    expect(await page.locator(`tr[data-span-id="${id}"] td.text`).first().innerText()).toBe(`Hi ${markup}`);
+    const detail = (await page.locator('#detail').textContent())!; // as written (labels are shown in capitals)
+    for (const shown of [`Hi ${markup}`, `s${markup}`, `u${markup}`, `p${markup}`, `k${markup}`, `v${markup}`]) expect(detail).toContain(shown);
+    expect(await injected(page)).toBe(0);
+    await page.evaluate(() => (location.hash = '#/sessions'));
+    await page.waitForSelector('table.sessions tbody tr');
+    expect(await page.locator('table.sessions tbody tr').first().getAttribute('data-session')).toBe(`s${markup}`);
+    await page.keyboard.press('j');
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('.call .message');
+    expect(await page.locator('h1').innerText()).toBe(`Session s${markup}`);
+    expect(await page.locator('.call .message').first().innerText()).toContain(`Hi ${markup}`);
+    await page.evaluate(() => (location.hash = '#/dashboard'));
+    await page.waitForSelector('table[data-top="user"] tbody tr');
+    expect(await page.locator('table[data-top="user"] tbody th').allInnerTexts()).toContain(`u${markup}`);
+    expect(await injected(page)).toBe(0);
     await page.close();
   });
 });
