@@ -259,9 +259,9 @@ describe('viewer', () => {
     await page.close();
   });
 
-  it('reopens a custom window, an endpoint and a tag from the address', async () => {
+  it('reopens a custom window, an endpoint and a tag from the address; the last hour by minute, 30 days by day', async () => {
     const hour = (back: number): string => new Date(Math.floor(Date.now() / 3_600_000 - back) * 3_600_000).toISOString();
-    const { page } = await open(llmtap, `#/dashboard?window=custom&from=${hour(50)}&to=${hour(10)}`);
+    const { page, asked } = await open(llmtap, `#/dashboard?window=custom&from=${hour(50)}&to=${hour(10)}`);
     await loadedView(page);
     expect(await page.locator('#custom-window').isVisible()).toBe(true);
     expect(await page.inputValue('select[name="window"]')).toBe('custom');
@@ -281,6 +281,19 @@ describe('viewer', () => {
     expect(await page.inputValue('input[name="tag"]')).toBe('nightly');
     await expectTiles(page, (await stats(llmtap, `from=${since}&bucket=hour&tag=nightly`)).total);
     expect(Number(await tileOf(page)('Requests'))).toBe(3);
+    // The other windows: the tiles equal the answer to the page's own request (asked again: the page
+    // counted back from its own "now"), which covers the window by the bucket its charts use.
+    for (const [window, hours, bucket] of [
+      ['1h', 1, 'minute'],
+      ['30d', 720, 'day'],
+    ] as const) {
+      await show(`window=${window}`);
+      const series = new URL(asked.filter((url) => url.includes('/api/stats?') && !url.includes('by=')).at(-1)!);
+      expect(series.searchParams.get('bucket')).toBe(bucket);
+      expect(Math.abs(Date.parse(series.searchParams.get('from')!) - (Date.now() - hours * 3_600_000))).toBeLessThan(60_000);
+      await expectTiles(page, ((await (await fetch(series)).json()) as { total: Totals }).total);
+      await page.waitForFunction(() => document.querySelectorAll('.plot[data-drawn] canvas').length === 4);
+    }
     await page.close();
   });
 
@@ -449,6 +462,13 @@ describe('viewer', () => {
     await loadedView(page);
     expect(await page.locator('.wf-row').count()).toBe(2);
     expect(await page.locator('.wf-row').first().innerText()).toContain('OpenAI Chat Completions');
+    // Each bar where its span starts on the trace's time line, with its offset and duration.
+    const times = await page.locator('.wf-time').allInnerTexts();
+    expect(times[0]).toMatch(/^\+0\.0 ms · [\d.]+ m?s$/);
+    expect(times[1]).toMatch(/^\+[\d.]+ m?s · [\d.]+ m?s$/);
+    const [first, second] = await page.locator('.wf-bar').evaluateAll((bars) => bars.map((bar) => parseFloat((bar as HTMLElement).style.left)));
+    expect(first).toBe(0);
+    expect(second).toBeGreaterThan(first!);
     if (SCREENSHOTS) await page.screenshot({ path: docs('viewer-trace.png') });
     await page.locator('.wf-row a').nth(1).click();
     await page.waitForSelector(`#detail[data-span-id="${ids.traceB}"]`);
