@@ -11,15 +11,27 @@ import { openDatabase } from '../dist/store/db.js';
 import { spanInserter } from '../dist/store/spans.js';
 
 const MODELS = ['gpt-4o-mini-2024-07-18', 'gpt-4o-2024-08-06', 'gpt-4.1-nano-2025-04-14'];
+const ENDPOINTS = {
+  chat: { name: 'OpenAI Chat Completions', kind: 'LLM' },
+  8: { name: 'OpenAI Responses', kind: 'LLM' },
+  9: { name: 'OpenAI Embeddings', kind: 'EMBEDDING' },
+};
+const TAGS = ['eval', 'prod', 'beta'];
 const WORDS =
   'the weather report for paris shows rain later today while the tides along the atlantic coast stay calm and the refund policy covers thirty days'.split(' ');
 
 export const hex = (n, len) => n.toString(16).padStart(len, '0');
 const sentence = (i, words) => Array.from({ length: words }, (_, k) => WORDS[(i * 7 + k * 13) % WORDS.length]).join(' ');
 
-/** The i-th of `count` spans (one every 0.6 s, the last one now): 1,000 sessions and 97 users take turns. */
+/**
+ * The i-th of `count` spans (one every 0.6 s, the last one now): 1,000 sessions and 97 users take turns; every
+ * tenth span is an embeddings call and the one before it a Responses call, half the chat calls are streams
+ * (with a time to first token), and one span in ten carries a tag.
+ */
 function span(i, count, nowNs) {
   const start = nowNs - BigInt(count - i) * 600_000_000n;
+  const endpoint = ENDPOINTS[i % 10] ?? ENDPOINTS.chat;
+  const stream = endpoint.name === ENDPOINTS.chat.name && i % 2 === 0;
   const question = `${sentence(i, 25)} (request ${i})`;
   const answer = sentence(i + 1, 60);
   const model = MODELS[i % MODELS.length];
@@ -35,14 +47,14 @@ function span(i, count, nowNs) {
   return {
     traceId: hex(i + 1, 32),
     spanId: hex(i + 1, 16),
-    name: 'OpenAI Chat Completions',
-    kind: 'LLM',
+    name: endpoint.name,
+    kind: endpoint.kind,
     startNs: start,
     endNs: start + BigInt(200 + (i % 900)) * 1_000_000n,
     statusCode: error ? 'ERROR' : 'OK',
     statusMessage: error ? 'RateLimitError: Rate limit reached' : '',
     attributes: {
-      'openinference.span.kind': 'LLM',
+      'openinference.span.kind': endpoint.kind,
       'llm.system': 'openai',
       'llm.provider': 'openai',
       'llm.model_name': model,
@@ -74,11 +86,13 @@ function span(i, count, nowNs) {
             'llm.cost.completion': (80 + (i % 120)) * 0.6e-6,
             'llm.cost.total': (40 + (i % 50)) * 0.15e-6 + (80 + (i % 120)) * 0.6e-6,
           }),
+      ...(stream && { 'llmtap.time_to_first_token_ms': 150 + (i % 400) }),
+      ...(i % 10 === 3 && { 'tag.tags': [TAGS[((i / 10) % 3) | 0]] }),
       'session.id': `session-${i % 1000}`,
       'user.id': `user-${i % 97}`,
       'http.response.status_code': error ? 429 : 200,
     },
-    events: [],
+    events: stream ? [{ name: 'First Token Stream Event', timeNs: start + BigInt(150 + (i % 400)) * 1_000_000n, attributes: {} }] : [],
     project: 'default',
   };
 }

@@ -1,10 +1,10 @@
-// Builds dist/ from src/: TypeScript compiled, the viewer's static files copied. With --if-changed
+// Builds dist/ from src/: TypeScript compiled, the viewer's static files copied (with its files from npm). With --if-changed
 // (`npm start`, `npm test`) it builds only when the sources differ from those of the last build: a hash
 // of every file under src/ (names and contents) and of the build's configuration, kept in dist/, so no
 // change (an edit, a new, deleted or renamed file, a checkout of older files) goes unnoticed, whatever the mtimes.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
@@ -37,4 +37,8 @@ const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
 const { status } = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
 if (status !== 0) process.exit(status ?? 1);
 cpSync(join(root, 'src', 'ui', 'public'), join(root, 'dist', 'ui', 'public'), { recursive: true });
+// The viewer's files from npm (src/ui/vendor.ts), bundled beside its own: nothing loaded from elsewhere at run time.
+const { VENDOR } = await import(join(root, 'dist', 'ui', 'vendor.js'));
+mkdirSync(join(root, 'dist', 'ui', 'public', 'vendor'));
+for (const [name, from] of Object.entries(VENDOR)) cpSync(createRequire(import.meta.url).resolve(from), join(root, 'dist', 'ui', 'public', 'vendor', name));
 writeFileSync(stamp, hash);

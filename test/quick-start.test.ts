@@ -107,7 +107,7 @@ const found = await findChromium(process.env, []); // no system paths: as on a m
 const browser = await chromium.launch({ executablePath: found.executablePath, args: CHROMIUM_FLAGS });
 const page = await browser.newPage();
 await page.goto(process.argv[2]);
-await page.waitForSelector('#empty', { state: 'visible' }); // the viewer asked the API: no span yet
+await page.waitForSelector('main[data-loaded="true"]'); // the viewer asked the API (its dashboard of an empty file)
 console.log(JSON.stringify({ source: found.source, path: found.executablePath, title: await page.title(), at: page.url() }));
 await browser.close();
 `,

@@ -1,11 +1,14 @@
 // Query parameters of /api: parsed and checked, or a 400 that says which one is wrong and why.
 import { parseIsoTime } from '../phoenix/isotime.js';
+import { SPAN_ENDPOINTS, type SpanEndpoint } from '../record/route.js';
 import type { StatusCode } from '../record/span.js';
 import type { Position, SpanFilter } from '../store/queries.js';
-import type { Dimension, SpendQuery } from '../store/spend.js';
+import type { Dimension, SpendQuery, SpendSort } from '../store/spend.js';
 import { BadRequest } from './errors.js';
 
-const FILTERS = ['since', 'until', 'trace_id', 'session_id', 'user_id', 'model', 'status', 'q', 'after_seq'];
+/** What both /api/spans and /api/stats filter on. */
+const SPAN_FILTERS = ['session_id', 'user_id', 'model', 'project', 'endpoint', 'tag', 'status', 'q'];
+const FILTERS = ['since', 'until', 'trace_id', ...SPAN_FILTERS, 'after_seq'];
 const HEX_ID = /^(?:[0-9a-f]{16}|[0-9a-f]{32})$/;
 
 const MAX_LIMIT = 1000;
@@ -50,9 +53,17 @@ function filter(p: Map<string, string>): SpanFilter {
     ['session_id', 'sessionId'],
     ['user_id', 'userId'],
     ['model', 'model'],
+    ['project', 'project'],
+    ['tag', 'tag'],
   ] as const) {
     const v = p.get(name);
     if (v !== undefined) f[key] = v;
+  }
+  const endpoint = p.get('endpoint');
+  if (endpoint !== undefined) {
+    if (!(SPAN_ENDPOINTS as readonly string[]).includes(endpoint))
+      throw new BadRequest(`endpoint must be one of ${SPAN_ENDPOINTS.join(', ')}, got "${endpoint}"`);
+    f.endpoint = endpoint as SpanEndpoint;
   }
   const status = p.get('status');
   if (status !== undefined) {
@@ -73,23 +84,29 @@ function filter(p: Map<string, string>): SpanFilter {
   return f;
 }
 
-export type ListQuery = { format: 'json'; filter: SpanFilter; limit: number; cursor?: Position } | { format: 'jsonl'; filter: SpanFilter };
+export type ListQuery = { format: 'json'; filter: SpanFilter; limit: number; cursor?: Position; ascending: boolean } | { format: 'jsonl'; filter: SpanFilter };
+
+/** A whole number from `min` to `max`. */
+function integer(p: Map<string, string>, name: string, min: number, max: number): number | undefined {
+  const value = p.get(name);
+  if (value === undefined) return undefined;
+  if (!/^\d{1,9}$/.test(value) || Number(value) < min || Number(value) > max)
+    throw new BadRequest(`${name} must be an integer from ${min} to ${max}, got "${value}"`);
+  return Number(value);
+}
 
 export function parseListQuery(params: URLSearchParams): ListQuery {
-  const p = single(params, [...FILTERS, 'limit', 'cursor', 'format']);
+  const p = single(params, [...FILTERS, 'limit', 'cursor', 'format', 'order']);
   const format = p.get('format') ?? 'json';
   if (format === 'jsonl') {
-    if (p.has('limit') || p.has('cursor')) throw new BadRequest('format=jsonl exports every matching span: limit and cursor do not apply');
+    if (p.has('limit') || p.has('cursor') || p.has('order'))
+      throw new BadRequest('format=jsonl exports every matching span, oldest first: limit, cursor and order do not apply');
     return { format, filter: filter(p) };
   }
   if (format !== 'json') throw new BadRequest(`format must be json or jsonl, got "${format}"`);
-  const q: ListQuery = { format, filter: filter(p), limit: DEFAULT_LIMIT };
-  const limit = p.get('limit');
-  if (limit !== undefined) {
-    if (!/^\d+$/.test(limit) || Number(limit) < 1 || Number(limit) > MAX_LIMIT)
-      throw new BadRequest(`limit must be an integer from 1 to ${MAX_LIMIT}, got "${limit}"`);
-    q.limit = Number(limit);
-  }
+  const order = p.get('order') ?? 'desc';
+  if (order !== 'asc' && order !== 'desc') throw new BadRequest(`order must be asc or desc, got "${order}"`);
+  const q: ListQuery = { format, filter: filter(p), limit: integer(p, 'limit', 1, MAX_LIMIT) ?? DEFAULT_LIMIT, ascending: order === 'asc' };
   const cursor = p.get('cursor');
   if (cursor !== undefined) q.cursor = decodeCursor(cursor);
   return q;
@@ -106,42 +123,63 @@ function decodeCursor(cursor: string): Position {
 }
 
 const HOUR_NS = 3_600_000_000_000n;
+const MINUTE_NS = 60_000_000_000n;
 /** What /api/stats and `llmtap stats` group by (the store's Dimension; the server thread never loads src/store/). */
-export const DIMENSIONS: readonly Dimension[] = ['model', 'user', 'session', 'project'];
-const BUCKETS = ['hour', 'day'] as const;
+export const DIMENSIONS: readonly Dimension[] = ['model', 'user', 'session', 'project', 'endpoint', 'tag'];
+const BUCKETS = ['minute', 'hour', 'day'] as const;
+const SORTS: readonly SpendSort[] = ['cost', 'requests', 'errors', 'tokens', 'last'];
+/** The widest window of minute buckets (they add up the spans themselves). */
+const MINUTE_WINDOW_NS = 24n * HOUR_NS;
 
-/** Whole hours (UTC) around [fromNs, toNs): the start rounded down, the end up. */
-export function wholeHours(fromNs: bigint, toNs: bigint): { fromHour: number; toHour: number } {
-  return { fromHour: Number(fromNs / HOUR_NS), toHour: Number((toNs + HOUR_NS - 1n) / HOUR_NS) };
+/** Whole hours (UTC) around [fromNs, toNs), in epoch ms: the start rounded down, the end up. */
+export function wholeHours(fromNs: bigint, toNs: bigint): { fromMs: number; toMs: number } {
+  const ms = (hour: bigint): number => Number((hour * HOUR_NS) / 1_000_000n);
+  return { fromMs: ms(fromNs / HOUR_NS), toMs: ms((toNs + HOUR_NS - 1n) / HOUR_NS) };
 }
 
 /**
- * /api/stats: `by` (model, user, session, project), `bucket` (hour, day), and the window `from`/`to`
- * (or `since`/`until`, as /api/spans names them), counted in whole hours: `to` defaults to now and is
- * rounded up to the hour, `from` defaults to 24 hours before that and is rounded down.
+ * /api/stats: `by` (a Dimension), `bucket` (minute, hour, day), the window `from`/`to` (or `since`/`until`,
+ * as /api/spans names them), the filters of /api/spans, and `sort`, `limit`, `offset` for the groups. The
+ * window counts whole hours (whole minutes with bucket=minute, at most a day of them): `to` defaults to now
+ * and is rounded up, `from` defaults to 24 hours before that (one hour, for minutes) and is rounded down.
  */
 export function parseStatsQuery(params: URLSearchParams, nowNs: bigint): SpendQuery {
-  const p = single(params, ['by', 'bucket', 'from', 'to', 'since', 'until']);
+  const p = single(params, ['by', 'bucket', 'from', 'to', 'since', 'until', 'sort', 'limit', 'offset', ...SPAN_FILTERS]);
   const time = (name: string, alias: string): bigint | undefined => {
     if (p.has(name) && p.has(alias)) throw new BadRequest(`give "${name}" or "${alias}", not both`);
     const value = p.get(name) ?? p.get(alias);
     return value === undefined ? undefined : parseIsoTime(p.has(name) ? name : alias, value);
   };
+  const bucket = p.get('bucket');
+  if (bucket !== undefined && !(BUCKETS as readonly string[]).includes(bucket)) throw new BadRequest(`bucket must be minute, hour or day, got "${bucket}"`);
+  const unit = bucket === 'minute' ? MINUTE_NS : HOUR_NS;
   const toNs = time('to', 'until') ?? nowNs;
-  const { toHour } = wholeHours(toNs, toNs);
+  const to = (toNs + unit - 1n) / unit;
   const fromNs = time('from', 'since');
-  const fromHour = fromNs === undefined ? toHour - 24 : wholeHours(fromNs, fromNs).fromHour;
-  if (fromHour >= toHour) throw new BadRequest('from must be before to');
-  const q: SpendQuery = { fromHour, toHour };
+  const from = fromNs === undefined ? to - (bucket === 'minute' ? 60n : 24n) : fromNs / unit;
+  if (from >= to) throw new BadRequest('from must be before to');
+  if (bucket === 'minute' && (to - from) * unit > MINUTE_WINDOW_NS)
+    throw new BadRequest('bucket=minute covers at most 24 hours: narrow the window, or use bucket=hour');
+  const ms = (n: bigint): number => Number((n * unit) / 1_000_000n);
+  const q: SpendQuery = { fromMs: ms(from), toMs: ms(to) };
+  if (bucket !== undefined) q.bucket = bucket as SpendQuery['bucket'];
   const by = p.get('by');
   if (by !== undefined) {
     if (!(DIMENSIONS as readonly string[]).includes(by)) throw new BadRequest(`by must be one of ${DIMENSIONS.join(', ')}, got "${by}"`);
     q.by = by as Dimension;
   }
-  const bucket = p.get('bucket');
-  if (bucket !== undefined) {
-    if (!(BUCKETS as readonly string[]).includes(bucket)) throw new BadRequest(`bucket must be hour or day, got "${bucket}"`);
-    q.bucket = bucket as SpendQuery['bucket'];
+  const sort = p.get('sort');
+  if (sort !== undefined) {
+    if (!(SORTS as readonly string[]).includes(sort)) throw new BadRequest(`sort must be one of ${SORTS.join(', ')}, got "${sort}"`);
+    q.sort = sort as SpendSort;
   }
+  const limit = integer(p, 'limit', 1, MAX_LIMIT);
+  const offset = integer(p, 'offset', 0, 1e9);
+  if (limit !== undefined && !q.by) throw new BadRequest('limit applies to the groups of "by"');
+  if (offset !== undefined && limit === undefined) throw new BadRequest('offset needs a limit');
+  if (limit !== undefined) q.limit = limit;
+  if (offset !== undefined) q.offset = offset;
+  const f = filter(p);
+  if (Object.keys(f).length > 0) q.filter = f;
   return q;
 }

@@ -43,7 +43,7 @@ export function apiRoutes({ store, project, maxLineBytes, log }: ApiDeps): Hono<
       });
       return RESPONSE_ALREADY_SENT;
     }
-    const page = await store.call('list', query.filter, query.limit, query.cursor);
+    const page = await store.call('list', query.filter, query.limit, query.cursor, query.ascending);
     return c.json({ data: page.rows.map(listItem), next_cursor: page.next ? encodeCursor(page.next) : null, last_seq: Number(page.lastSeq) });
   });
 

@@ -2,6 +2,7 @@
 import { AUDIO_TRANSCRIPT, SemanticConventions as SC } from '@arizeai/openinference-semantic-conventions';
 
 import { nsToIso } from '../phoenix/isotime.js';
+import { endpointOfSpan, type SpanEndpoint } from '../record/route.js';
 import { type Attributes, LLMTAP } from '../record/span.js';
 import type { Row } from '../store/queries.js';
 
@@ -12,6 +13,13 @@ export interface SpanListItem {
   parent_id: string | null;
   name: string;
   kind: string;
+  /** chat, responses, embeddings, completions, realtime or other (light spans, imported spans). */
+  endpoint: SpanEndpoint;
+  /** The request asked for a stream. */
+  stream: boolean;
+  /** What the client got (none when it got no answer). */
+  http_status: number | null;
+  tags: string[];
   start_time: string;
   end_time: string;
   duration_ms: number;
@@ -31,7 +39,7 @@ export interface SpanListItem {
   ttft_ms: number | null;
   /** The first 200 characters of the last input message… */
   input_preview: string;
-  /** …and of the output. */
+  /** …and of the output (for embeddings: how many vectors of how many dimensions). */
   output_preview: string;
 }
 
@@ -47,6 +55,10 @@ export function listItem(r: Row): SpanListItem {
     parent_id: r.parent_id,
     name: r.name,
     kind: r.kind,
+    endpoint: endpointOfSpan(r.name),
+    stream: /"stream"\s*:\s*true/.test(text(attrs, SC.LLM_INVOCATION_PARAMETERS)),
+    http_status: typeof attrs[LLMTAP.HTTP_STATUS] === 'number' ? (attrs[LLMTAP.HTTP_STATUS] as number) : null,
+    tags: Array.isArray(attrs[SC.TAG_TAGS]) ? (attrs[SC.TAG_TAGS] as unknown[]).map(String) : [],
     start_time: nsToIso(r.start_ns),
     end_time: nsToIso(r.end_ns),
     duration_ms: Number(r.end_ns - r.start_ns) / 1e6,
@@ -63,7 +75,7 @@ export function listItem(r: Row): SpanListItem {
     cost_usd: r.cost_usd,
     ttft_ms: r.ttft_ms,
     input_preview: clip(lastMessageText(attrs, SC.LLM_INPUT_MESSAGES) ?? text(attrs, SC.INPUT_VALUE)),
-    output_preview: clip(messageText(attrs, `${SC.LLM_OUTPUT_MESSAGES}.0.`) ?? text(attrs, SC.OUTPUT_VALUE)),
+    output_preview: clip(messageText(attrs, `${SC.LLM_OUTPUT_MESSAGES}.0.`) ?? (text(attrs, SC.OUTPUT_VALUE) || vectors(attrs))),
   };
 }
 
@@ -94,6 +106,18 @@ function messageText(attrs: Attributes, prefix: string): string | undefined {
   }
   const joined = [...parts, ...calls].join(' ');
   return joined === '' ? undefined : joined;
+}
+
+/** "3 vectors of 1536 dimensions": what an embeddings call answered, never the numbers. */
+function vectors(attrs: Attributes): string {
+  let count = 0;
+  let dimensions = 0;
+  for (const [key, value] of Object.entries(attrs)) {
+    if (!key.startsWith(`${SC.EMBEDDING_EMBEDDINGS}.`) || !key.endsWith(`.${SC.EMBEDDING_VECTOR}`) || !Array.isArray(value)) continue;
+    count++;
+    dimensions = Math.max(dimensions, value.length);
+  }
+  return count === 0 ? '' : `${count} vector${count > 1 ? 's' : ''} of ${dimensions} dimensions`;
 }
 
 /** The first characters (code points, so an emoji is never cut in half). */

@@ -25,7 +25,7 @@ Requests, errors, tokens and cost of the stored spans (LLMTAP_DB_PATH), in whole
 const UNITS_NS: Record<string, bigint> = { m: 60_000_000_000n, h: 3_600_000_000_000n, d: 86_400_000_000_000n, w: 604_800_000_000_000n };
 
 function query(by: string[], since: string, until: string | undefined, nowNs: bigint): SpendQuery {
-  const q: SpendQuery = { fromHour: 0, toHour: 0 };
+  const q: SpendQuery = { fromMs: 0, toMs: 0 };
   for (const b of by) {
     if (b === 'hour' || b === 'day') q.bucket = b;
     else if ((DIMENSIONS as readonly string[]).includes(b)) q.by = b as Dimension;
@@ -40,7 +40,7 @@ function query(by: string[], since: string, until: string | undefined, nowNs: bi
     if (err instanceof PhoenixFormatError) throw new UsageError(`${err.message} (or, for --since, a duration such as 7d)`);
     throw err;
   }
-  if (q.fromHour >= q.toHour) throw new UsageError('--since must be before --until');
+  if (q.fromMs >= q.toMs) throw new UsageError('--since must be before --until');
   return q;
 }
 
@@ -91,7 +91,7 @@ export async function statsCommand(args: string[], config: Config): Promise<numb
   const q = query(values.by ?? [], values.since ?? '24h', values.until, BigInt(Date.now()) * 1_000_000n);
   const db = openDatabase(config.dbPath, { readonly: true });
   try {
-    const report = spend(db, q);
+    const report = await spend(db, q);
     if (values.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
     else {
       process.stdout.write(`llmtap stats: ${report.from} to ${report.to}\n`);

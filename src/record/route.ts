@@ -5,6 +5,24 @@
 
 export type EndpointName = 'chat' | 'responses' | 'embeddings' | 'completions';
 
+/** The names of the spans each endpoint records (the Realtime API's: a session, its responses and transcriptions). */
+export const SPAN_NAMES = {
+  chat: ['OpenAI Chat Completions'],
+  responses: ['OpenAI Responses'],
+  embeddings: ['OpenAI Embeddings'],
+  completions: ['OpenAI Completions'],
+  realtime: ['OpenAI Realtime Session', 'OpenAI Realtime Response', 'OpenAI Realtime Transcription'],
+} as const;
+
+/** A stored span's endpoint, as the viewer and /api filter and group by it: `other` for light spans and imported spans of other names. */
+export type SpanEndpoint = keyof typeof SPAN_NAMES | 'other';
+export const SPAN_ENDPOINTS: readonly SpanEndpoint[] = [...(Object.keys(SPAN_NAMES) as (keyof typeof SPAN_NAMES)[]), 'other'];
+
+const ENDPOINT_OF_NAME = new Map<string, SpanEndpoint>(
+  Object.entries(SPAN_NAMES).flatMap(([endpoint, names]) => names.map((name): [string, SpanEndpoint] => [name, endpoint as SpanEndpoint])),
+);
+export const endpointOfSpan = (name: string): SpanEndpoint => ENDPOINT_OF_NAME.get(name) ?? 'other';
+
 export interface Route {
   /** Undefined for a request no endpoint records (a light span, when LLMTAP_RECORD_OTHER is on). */
   endpoint: EndpointName | undefined;

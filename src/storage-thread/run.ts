@@ -47,11 +47,15 @@ export type Reads = ReturnType<typeof readQueries>;
 
 function readQueries(db: () => DB, metrics: Metrics) {
   return {
-    list: (filter: SpanFilter, limit: number, cursor: Position | undefined) => ({ ...listSpans(db(), filter, limit, cursor), lastSeq: lastSeq(db()) }),
+    list: (filter: SpanFilter, limit: number, cursor: Position | undefined, ascending: boolean) => ({
+      ...listSpans(db(), filter, limit, cursor, ascending),
+      lastSeq: lastSeq(db()),
+    }),
     span: (spanId: string) => spanReader(db())(spanId),
     trace: (traceId: string) => traceRows(db(), traceId).map(rowToSpan),
     models: () => models(db()),
-    stats: (query: SpendQuery) => spend(db(), query),
+    // A question the rollups cannot answer adds up spans a page at a time: writes go on between pages.
+    stats: (query: SpendQuery) => spend(db(), query, () => new Promise((resolve) => setImmediate(resolve))),
     import: (spans: Span[]) => spanInserter(db(), { outbox: false })(spans).length,
     metrics: () => metrics.registry.getMetricsAsJSON(),
   };

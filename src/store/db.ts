@@ -6,6 +6,7 @@ import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 
 import { systemReason } from '../system-error.js';
+import { addTexts } from './histogram.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
 
 export type DB = Database.Database;
@@ -51,6 +52,8 @@ export function openDatabase(path: string, opts: { readonly?: boolean; mustExist
     }
     // The writer runs on the event loop: never wait for a lock there, retry later instead.
     db.pragma('busy_timeout = 0');
+    // The rollups' upsert adds histograms (rollup.ts).
+    db.function('llmtap_histogram_add', { deterministic: true }, addTexts);
     migrate(db, readonly);
     return db;
   } catch (err) {

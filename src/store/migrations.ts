@@ -3,6 +3,7 @@
 import type Database from 'better-sqlite3';
 
 import type { Attributes } from '../record/span.js';
+import { rollupWriter, type SpanTotals, TOTALS_COLUMNS } from './rollup.js';
 import { searchText } from './search-text.js';
 
 export const MIGRATIONS: readonly (string | ((db: Database.Database) => void))[] = [
@@ -106,6 +107,48 @@ export const MIGRATIONS: readonly (string | ((db: Database.Database) => void))[]
    INSERT INTO usage_hourly SELECT 'project', project, hour, sum(requests), sum(errors), sum(prompt_tokens), sum(completion_tokens), 0, 0, 0
      FROM spend_backfill GROUP BY hour, project;
    DROP TABLE spend_backfill;`,
+
+  // 5: the viewer's dashboard and filters. The hourly totals gain the first and last start of their spans
+  // and histograms of durations and times to first token (rollup.ts, histogram.ts), and two dimensions,
+  // the endpoint and the tag; tags get a table of their own, which the list filters on, and the list's
+  // endpoint and project filters get indexes. The totals are rebuilt from the spans in one pass in time
+  // order, with this version's rollup writer.
+  (db) => {
+    db.exec(`DROP TABLE usage_hourly;
+      CREATE TABLE usage_hourly (
+        dimension TEXT NOT NULL,
+        value TEXT NOT NULL,
+        hour INTEGER NOT NULL,
+        requests INTEGER NOT NULL,
+        errors INTEGER NOT NULL,
+        prompt_tokens INTEGER NOT NULL,
+        completion_tokens INTEGER NOT NULL,
+        cached_tokens INTEGER NOT NULL,
+        reasoning_tokens INTEGER NOT NULL,
+        cost_usd REAL NOT NULL,
+        first_ns INTEGER NOT NULL,
+        last_ns INTEGER NOT NULL,
+        durations TEXT NOT NULL,
+        ttfts TEXT NOT NULL,
+        PRIMARY KEY (dimension, value, hour)
+      ) WITHOUT ROWID;
+      CREATE TABLE span_tags (tag TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (tag, seq)) WITHOUT ROWID;
+      CREATE INDEX span_tags_by_seq ON span_tags(seq);
+      CREATE TRIGGER spans_leave_tags AFTER DELETE ON spans BEGIN
+        DELETE FROM span_tags WHERE seq = old.seq;
+      END;
+      INSERT OR IGNORE INTO span_tags (tag, seq)
+        SELECT t.value, spans.seq FROM spans, json_each(spans.attributes, '$."tag.tags"') AS t
+        WHERE spans.attributes LIKE '%"tag.tags"%' AND t.type = 'text';
+      CREATE INDEX spans_by_name ON spans(name, start_ns);
+      CREATE INDEX spans_by_project ON spans(project, start_ns);`);
+    const rollup = rollupWriter(db);
+    const page = db.prepare(`SELECT seq, ${TOTALS_COLUMNS} FROM spans WHERE (start_ns, seq) > (?, ?) ORDER BY start_ns, seq LIMIT 20000`).safeIntegers(true);
+    for (let after = [-1n, -1n], rows; (rows = page.all(...after) as (SpanTotals & { seq: bigint })[]).length > 0;) {
+      rollup(rows, 1);
+      after = [rows.at(-1)!.start_ns, rows.at(-1)!.seq];
+    }
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

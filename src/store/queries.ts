@@ -1,8 +1,10 @@
 // Read-side queries. Lists are keyset-paginated on (start_ns, seq), so pages neither repeat nor skip
 // a span while new ones are written, and each page is one short statement: nothing holds the
 // connection or a read snapshot between pages. Only the export iterates, on a connection of its own.
+import { SPAN_NAMES, type SpanEndpoint } from '../record/route.js';
 import type { Span, StatusCode } from '../record/span.js';
 import type { DB } from './db.js';
+import { type SpanTotals, TOTALS_COLUMNS } from './rollup.js';
 import { rowToSpan, type SpanRow } from './spans.js';
 
 export interface SpanFilter {
@@ -14,6 +16,9 @@ export interface SpanFilter {
   sessionId?: string;
   userId?: string;
   model?: string;
+  project?: string;
+  endpoint?: SpanEndpoint;
+  tag?: string;
   status?: StatusCode;
   /** An FTS5 query over the message texts (see migrations.ts). */
   text?: string;
@@ -41,6 +46,10 @@ export type Row = SpanRow & {
   ttft_ms: number | null;
 };
 
+const KNOWN_NAMES: string[] = Object.values(SPAN_NAMES).flat().sort();
+const OTHER_NAMES = ['name < ?', ...KNOWN_NAMES.slice(1).map(() => '(name > ? AND name < ?)'), 'name > ?'].join(' OR ');
+const OTHER_PARAMS = [KNOWN_NAMES[0], ...KNOWN_NAMES.slice(1).flatMap((name, i) => [KNOWN_NAMES[i], name]), KNOWN_NAMES.at(-1)];
+
 function where(f: SpanFilter, after?: { position: Position; direction: '<' | '>' }): { sql: string; params: unknown[] } {
   const clauses: string[] = [];
   const params: unknown[] = [];
@@ -54,6 +63,11 @@ function where(f: SpanFilter, after?: { position: Position; direction: '<' | '>'
   if (f.sessionId !== undefined) add('session_id = ?', f.sessionId);
   if (f.userId !== undefined) add('user_id = ?', f.userId);
   if (f.model !== undefined) add('model = ?', f.model);
+  if (f.project !== undefined) add('project = ?', f.project);
+  // Other names: the ranges between the known ones, which the name index finds (`NOT IN` would read every span).
+  if (f.endpoint === 'other') add(`+seq IN (SELECT seq FROM spans WHERE ${OTHER_NAMES})`, ...OTHER_PARAMS);
+  else if (f.endpoint !== undefined) add(`name IN (${SPAN_NAMES[f.endpoint].map(() => '?').join(', ')})`, ...SPAN_NAMES[f.endpoint]);
+  if (f.tag !== undefined) add('seq IN (SELECT seq FROM span_tags WHERE tag = ?)', f.tag);
   if (f.status !== undefined) add('status_code = ?', f.status);
   // `+seq`: the matches filter a walk in time order rather than drive it — fetching every matching
   // row to sort them would read whole rows for a common word.
@@ -63,11 +77,12 @@ function where(f: SpanFilter, after?: { position: Position; direction: '<' | '>'
   return { sql: clauses.length > 0 ? `WHERE ${clauses.join(' AND ')}` : '', params };
 }
 
-/** One page, newest first, starting after `cursor`; `next` is where the following page starts. */
-export function listSpans(db: DB, f: SpanFilter, limit: number, cursor?: Position): { rows: Row[]; next?: Position } {
-  const w = where(f, cursor && { position: cursor, direction: '<' });
+/** One page, newest first (or, `ascending`, oldest first), starting after `cursor`; `next` is where the following page starts. */
+export function listSpans(db: DB, f: SpanFilter, limit: number, cursor?: Position, ascending = false): { rows: Row[]; next?: Position } {
+  const w = where(f, cursor && { position: cursor, direction: ascending ? '>' : '<' });
+  const order = ascending ? '' : ' DESC';
   const rows = db
-    .prepare(`SELECT * FROM spans ${w.sql} ORDER BY start_ns DESC, seq DESC LIMIT ?`)
+    .prepare(`SELECT * FROM spans ${w.sql} ORDER BY start_ns${order}, seq${order} LIMIT ?`)
     .safeIntegers(true)
     .all(...w.params, limit + 1) as Row[];
   if (rows.length <= limit) return { rows };
@@ -91,6 +106,24 @@ export function iterateSpans(db: DB, f: SpanFilter): IterableIterator<Row> {
 /** The spans of iterateSpans, rebuilt whole. */
 export function* iterateWholeSpans(db: DB, f: SpanFilter): Generator<Span> {
   for (const row of iterateSpans(db, f)) yield rowToSpan(row);
+}
+
+/**
+ * What the matching spans add to spend (rollup.ts), a page at a time in time order: each page is a statement
+ * of its own, so that a caller may let the writer in between pages of a long scan.
+ */
+export function* totalsPages(db: DB, f: SpanFilter, size = 5000): Generator<SpanTotals[]> {
+  let after: Position | undefined;
+  for (;;) {
+    const w = where(f, after && { position: after, direction: '>' });
+    const rows = db
+      .prepare(`SELECT seq, ${TOTALS_COLUMNS} FROM spans ${w.sql} ORDER BY start_ns, seq LIMIT ?`)
+      .safeIntegers(true)
+      .all(...w.params, size) as (SpanTotals & { seq: bigint })[];
+    if (rows.length > 0) yield rows;
+    if (rows.length < size) return;
+    after = { startNs: rows.at(-1)!.start_ns, seq: rows.at(-1)!.seq };
+  }
 }
 
 export function traceRows(db: DB, traceId: string): Row[] {

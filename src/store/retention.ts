@@ -1,9 +1,9 @@
 // LLMTAP_RETENTION_DAYS: old spans are deleted in the background, a few thousand rows at a time so
 // the writer is never held up for long; each chunk takes its spans out of the spend totals in the same
-// transaction (spend.ts), so /api/stats always sums what is stored.
+// transaction (rollup.ts), so /api/stats always sums what is stored.
 import type { Logger } from '../log.js';
 import type { DB } from './db.js';
-import { rollupWriter, type SpanTotals } from './spend.js';
+import { rollupWriter, type SpanTotals, TOTALS_COLUMNS } from './rollup.js';
 
 const HOUR_MS = 3_600_000;
 const CHUNK = 5000;
@@ -13,7 +13,7 @@ export function pruneOlderThan(db: DB, cutoffNs: bigint): number {
   const del = db
     .prepare(
       `DELETE FROM spans WHERE seq IN (SELECT seq FROM spans WHERE start_ns < ? LIMIT ?)
-       RETURNING start_ns, project, model, user_id, session_id, status_code, prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, cost_usd`,
+       RETURNING ${TOTALS_COLUMNS}`,
     )
     .safeIntegers(true);
   const rollup = rollupWriter(db);

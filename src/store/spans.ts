@@ -3,8 +3,8 @@ import { SemanticConventions as SC } from '@arizeai/openinference-semantic-conve
 
 import { type Attributes, LLMTAP, type Span, type SpanEvent } from '../record/span.js';
 import type { DB } from './db.js';
+import { rollupWriter, type SpanTotals } from './rollup.js';
 import { searchText } from './search-text.js';
-import { rollupWriter, type SpanTotals } from './spend.js';
 
 export interface SpanRow {
   seq: bigint;
@@ -33,10 +33,12 @@ interface StoredEvent {
 }
 
 /** The columns the read side filters and sums on, beside the whole span. */
-function totals(s: Span): SpanTotals {
+function totals(s: Span): SpanTotals & { tags: string[] } {
   const a = s.attributes;
   return {
     start_ns: s.startNs,
+    end_ns: s.endNs,
+    name: s.name,
     project: s.project,
     model: str(a[SC.LLM_MODEL_NAME]) ?? str(a[SC.EMBEDDING_MODEL_NAME]),
     user_id: str(a[SC.USER_ID]),
@@ -47,8 +49,12 @@ function totals(s: Span): SpanTotals {
     cached_tokens: num(a[SC.LLM_TOKEN_COUNT_PROMPT_DETAILS_CACHE_READ]),
     reasoning_tokens: num(a[SC.LLM_TOKEN_COUNT_COMPLETION_DETAILS_REASONING]),
     cost_usd: num(a[SC.LLM_COST_TOTAL]),
+    ttft_ms: num(a[LLMTAP.TTFT_MS]),
+    tags: tagsOf(a[SC.TAG_TAGS]),
   };
 }
+
+const tagsOf = (v: unknown): string[] => [...new Set((Array.isArray(v) ? v : [v]).filter((t): t is string => typeof t === 'string'))];
 
 function params(s: Span, t: SpanTotals): unknown[] {
   const a = s.attributes;
@@ -74,7 +80,7 @@ function params(s: Span, t: SpanTotals): unknown[] {
     t.cached_tokens,
     t.reasoning_tokens,
     t.cost_usd,
-    num(a[LLMTAP.TTFT_MS]),
+    t.ttft_ms,
     JSON.stringify(a),
     JSON.stringify(events),
   ];
@@ -107,13 +113,14 @@ export interface StoredSpan {
 }
 
 /**
- * Inserts spans in one transaction, with their search text and their share of the spend totals; a span id
+ * Inserts spans in one transaction, with their search text, their tags and their share of the spend totals; a span id
  * already stored is left as it is. With `outbox`, each new span is also queued for export in the same
  * transaction. Returns the spans that were new.
  */
 export function spanInserter(db: DB, opts: { outbox: boolean }): (spans: readonly Span[]) => StoredSpan[] {
   const enqueue = opts.outbox ? db.prepare('INSERT INTO export_outbox (span_seq) VALUES (?)') : undefined;
   const index = db.prepare('INSERT INTO spans_text (rowid, input, output) VALUES (?, ?, ?)');
+  const tag = db.prepare('INSERT INTO span_tags (tag, seq) VALUES (?, ?)');
   const rollup = rollupWriter(db);
   const insert = db.prepare(
     `INSERT OR IGNORE INTO spans (span_id, trace_id, parent_id, trace_state, name, kind, start_ns, end_ns,
@@ -131,6 +138,7 @@ export function spanInserter(db: DB, opts: { outbox: boolean }): (spans: readonl
       added.push({ seq: Number(lastInsertRowid), span });
       counted.push(t);
       index.run(lastInsertRowid, searchText(span.attributes, 'input'), searchText(span.attributes, 'output'));
+      for (const name of t.tags) tag.run(name, lastInsertRowid);
       enqueue?.run(lastInsertRowid);
     }
     rollup(counted, 1);

@@ -144,6 +144,36 @@ describe('GET /api/spans', () => {
     expect(pages).toBe(3);
   });
 
+  it('filters by project, endpoint and tag, lists oldest first on request, and says what each call was', async () => {
+    const tagged = await call({}, { 'x-llmtap-project': 'shop', 'x-llmtap-tags': 'nightly,eval' });
+    const stream = await call({ stream: true }, { 'x-llmtap-project': 'shop' });
+    const embed = await rawRequest(`${servers.proxy.baseURL}/embeddings`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer sk-test', 'x-llmtap-project': 'shop' },
+      body: JSON.stringify({ model: 'text-embedding-3-small', input: ['one', 'two'] }),
+    });
+    const embedId = embed.headers['x-llmtap-span-id'] as string;
+    await waitForSpan(servers.proxy.dbPath, embedId);
+    const ids = async (query: string): Promise<string[]> => (await list(query)).body.data.map((s) => s.span_id);
+    expect(await ids('project=shop')).toEqual([embedId, stream, tagged]);
+    expect(await ids('project=shop&order=asc')).toEqual([tagged, stream, embedId]);
+    expect(await ids('project=shop&endpoint=embeddings')).toEqual([embedId]);
+    expect(await ids('project=shop&endpoint=chat')).toEqual([stream, tagged]);
+    expect(await ids('project=shop&endpoint=other')).toEqual([]);
+    expect(await ids('tag=nightly')).toEqual([tagged]);
+    // Pages oldest first follow the cursor forwards.
+    const first = await list('project=shop&order=asc&limit=2');
+    expect((await list(`project=shop&order=asc&limit=2&cursor=${first.body.next_cursor}`)).body.data.map((s) => s.span_id)).toEqual([embedId]);
+    const items = (await list('project=shop')).body.data;
+    expect(items.map((s) => [s.endpoint, s.stream, s.http_status])).toEqual([
+      ['embeddings', false, 200],
+      ['chat', true, 200],
+      ['chat', false, 200],
+    ]);
+    expect(items[2]!.tags).toEqual(['nightly', 'eval']);
+    expect(items[0]!.output_preview).toBe('2 vectors of 8 dimensions');
+  });
+
   it('answers 400 with a message for bad parameters', async () => {
     const bad: [string, RegExp][] = [
       ['limit=0', /limit must be an integer from 1 to 1000/],
@@ -158,7 +188,9 @@ describe('GET /api/spans', () => {
       ['sort=asc', /unknown parameter "sort"/],
       ['model=a&model=b', /given more than once/],
       ['format=csv', /format must be json or jsonl/],
-      ['format=jsonl&limit=5', /limit and cursor do not apply/],
+      ['format=jsonl&limit=5', /limit, cursor and order do not apply/],
+      ['order=up', /order must be asc or desc/],
+      ['endpoint=images', /endpoint must be one of chat, responses, embeddings, completions, realtime, other/],
     ];
     for (const [query, message] of bad) {
       const r = await getJson<ErrorAnswer>(`${servers.proxy.url}/api/spans?${query}`);
@@ -227,6 +259,7 @@ describe('GET /api/stats', () => {
     sampleSpan({
       spanId: (0x2000000000000000n + BigInt(i)).toString(16),
       startNs: base + BigInt(i % 3) * DAY + BigInt(i) * 60_000_000_000n,
+      endNs: base + BigInt(i % 3) * DAY + BigInt(i) * 60_000_000_000n + 1_500_000_000n,
       statusCode: i % 7 === 0 ? 'ERROR' : 'OK',
       attributes: {
         'llm.model_name': i % 2 ? 'model-a' : 'model-b',
@@ -313,13 +346,105 @@ describe('GET /api/stats', () => {
     expect(hours.groups.every((g) => g.bucket!.endsWith(':00:00.000Z') && !('user' in g))).toBe(true);
   });
 
+  it('filters as the list does, from the rollups or from the spans; ranks a limit; percentiles and first/last times', async () => {
+    const window = 'from=2002-03-04T00:00:00Z&to=2002-03-07T00:00:00Z';
+    const a = spans.filter((s) => s.attributes['llm.model_name'] === 'model-a');
+    const byModel = (await stats<Report & { source: string }>(`model=model-a&bucket=day&${window}`)).body;
+    expect(byModel.source).toBe('rollups');
+    expect(byModel.total.requests).toBe(a.length);
+    // A second filter: the spans are added up, with the same answer for what both can say.
+    const errors = a.filter((s) => s.statusCode === 'ERROR');
+    const scanned = (await stats<Report & { source: string }>(`model=model-a&status=ERROR&by=user&${window}`)).body;
+    expect(scanned.source).toBe('spans');
+    expect(scanned.total.requests).toBe(errors.length);
+    expect(scanned.groups.reduce((t, g) => t + g.requests, 0)).toBe(errors.length);
+    // The two users with the most requests, then the rest.
+    type Ranked = Report & { more: boolean; groups: (Group & { first_time: string; last_time: string; latency_ms: { p50: number; p95: number } })[] };
+    const top = (await stats<Ranked>(`by=user&sort=requests&limit=2&${window}`)).body;
+    const counts = new Map<string | null, number>();
+    for (const s of spans)
+      counts.set((s.attributes['user.id'] as string | undefined) ?? null, (counts.get((s.attributes['user.id'] as string | undefined) ?? null) ?? 0) + 1);
+    expect(top.groups.map((g) => g.requests)).toEqual([...counts.values()].sort((x, y) => y - x).slice(0, 2));
+    expect(top.more).toBe(true);
+    expect(top.total.requests).toBe(spans.length);
+    const g = top.groups[0]!;
+    const mine = spans.filter((s) => ((s.attributes['user.id'] as string | undefined) ?? null) === g.user);
+    expect(g.first_time).toBe(new Date(Number(mine[0]!.startNs / 1_000_000n)).toISOString());
+    expect(g.last_time).toBe(new Date(Number(mine.at(-1)!.startNs / 1_000_000n)).toISOString());
+    // Each lasts 1.5 s: every percentile is that bucket's middle, within 9%.
+    expect(Math.abs(g.latency_ms.p50 / 1500 - 1)).toBeLessThan(0.09);
+    expect(g.latency_ms.p95).toBe(g.latency_ms.p50);
+    // Minutes come from the spans: one span a minute here.
+    const minutes = (await stats<Report & { source: string }>('bucket=minute&from=2002-03-04T00:00:00Z&to=2002-03-04T00:10:00Z')).body;
+    expect(minutes).toMatchObject({ source: 'spans', bucket: 'minute', to: '2002-03-04T00:10:00.000Z' });
+    expect(minutes.groups.map((m) => m.bucket)).toEqual(
+      spans
+        .filter((s) => s.startNs < base + 600_000_000_000n)
+        .map((s) => new Date(Number(s.startNs / 1_000_000n)).toISOString().replace(/:\d\d\.\d+Z$/, ':00.000Z')),
+    );
+  });
+
+  it('lists sessions as the viewer does: the most recently active first, a page at a time, with their first and last calls', async () => {
+    // Five sessions of a day of their own (2003): session-k has k + 1 calls, an hour apart, from 4 - k minutes
+    // after midnight: the later a session's last call, the earlier its first one. Every third call is tagged.
+    const start = BigInt(Date.parse('2003-05-06T00:00:00Z')) * 1_000_000n;
+    const calls = Array.from({ length: 5 }, (_, k) =>
+      Array.from({ length: k + 1 }, (_, j) => ({ session: `session-${k}`, startNs: start + BigInt(4 - k) * 60_000_000_000n + BigInt(j) * 3_600_000_000_000n })),
+    ).flat();
+    const imported = calls.map((c, i) =>
+      sampleSpan({
+        spanId: (0x3000000000000000n + BigInt(i)).toString(16),
+        startNs: c.startNs,
+        endNs: c.startNs + 1_000_000_000n,
+        statusCode: i % 4 === 0 ? 'ERROR' : 'OK',
+        attributes: { 'llm.model_name': 'model-s', 'session.id': c.session, 'llm.token_count.prompt': 10, 'tag.tags': i % 3 ? [] : ['sampled'] },
+        events: [],
+      }),
+    );
+    await postJsonl(`${servers.proxy.url}/api/spans/import`, imported.map(toPhoenixLine).join('\n'));
+    type Sessions = Omit<Report, 'groups'> & { more: boolean; groups: (Group & { session: string; first_time: string; last_time: string })[] };
+    const day = 'from=2003-05-06T00:00:00Z&to=2003-05-07T00:00:00Z';
+    const iso = (ns: bigint): string => new Date(Number(ns / 1_000_000n)).toISOString();
+    const page1 = (await stats<Sessions>(`by=session&sort=last&limit=2&${day}`)).body;
+    const page2 = (await stats<Sessions>(`by=session&sort=last&limit=2&offset=2&${day}`)).body;
+    const page3 = (await stats<Sessions>(`by=session&sort=last&limit=2&offset=4&${day}`)).body;
+    expect([page1.more, page2.more, page3.more]).toEqual([true, true, false]);
+    const listed = [...page1.groups, ...page2.groups, ...page3.groups];
+    expect(listed.map((g) => g.session)).toEqual(['session-4', 'session-3', 'session-2', 'session-1', 'session-0']);
+    for (const g of listed) {
+      const mine = imported.filter((s) => s.attributes['session.id'] === g.session);
+      expect(g).toMatchObject({
+        requests: mine.length,
+        errors: mine.filter((s) => s.statusCode === 'ERROR').length,
+        first_time: iso(mine[0]!.startNs),
+        last_time: iso(mine.at(-1)!.startNs),
+      });
+    }
+    // The same list under a filter (added up from the spans): the sessions with a tagged call.
+    const tagged = (await stats<Sessions>(`by=session&sort=last&limit=50&tag=sampled&${day}`)).body;
+    const withTag = imported.filter((s) => (s.attributes['tag.tags'] as string[]).includes('sampled'));
+    const last = new Map(withTag.map((s) => [s.attributes['session.id'] as string, s.startNs])); // the calls are in time order per session
+    const count = (name: string): number => withTag.filter((s) => s.attributes['session.id'] === name).length;
+    expect(tagged.groups.map((g) => [g.session, g.requests, g.last_time])).toEqual(
+      [...last].sort(([, a], [, b]) => (a < b ? 1 : -1)).map(([name, ns]) => [name, count(name), iso(ns)]),
+    );
+    expect(tagged.groups.length).toBeGreaterThan(2);
+  });
+
   it('answers 400 to what it does not understand', async () => {
     for (const [query, message] of [
-      ['by=color', 'by must be one of model, user, session, project, got "color"'],
-      ['bucket=week', 'bucket must be hour or day, got "week"'],
+      ['by=color', 'by must be one of model, user, session, project, endpoint, tag, got "color"'],
+      ['bucket=week', 'bucket must be minute, hour or day, got "week"'],
       ['from=2002-03-05T00:00:00Z&to=2002-03-04T00:00:00Z', 'from must be before to'],
       ['from=2002-03-04&since=2002-03-04', 'give "from" or "since", not both'],
-      ['limit=3', 'unknown parameter "limit"; known: by, bucket, from, to, since, until'],
+      ['limit=3', 'limit applies to the groups of "by"'],
+      ['by=user&offset=3', 'offset needs a limit'],
+      ['by=user&sort=name', 'sort must be one of cost, requests, errors, tokens, last, got "name"'],
+      ['bucket=minute&from=2002-03-04&to=2002-03-06', 'bucket=minute covers at most 24 hours: narrow the window, or use bucket=hour'],
+      [
+        'cursor=x',
+        'unknown parameter "cursor"; known: by, bucket, from, to, since, until, sort, limit, offset, session_id, user_id, model, project, endpoint, tag, status, q',
+      ],
     ]) {
       const bad = await stats<ErrorAnswer>(query!);
       expect(bad.status, query).toBe(400);

@@ -4,6 +4,7 @@
 import { MimeType, OpenInferenceSpanKind, SemanticConventions as SC } from '@arizeai/openinference-semantic-conventions';
 
 import { asArray, isObject, type Json } from '../../json.js';
+import { SPAN_NAMES } from '../route.js';
 import { type Attributes, put } from '../span.js';
 import { ChoiceStream, completionUsage } from './choices.js';
 import { type Endpoint, putLlmRequest } from './endpoint.js';
@@ -12,7 +13,7 @@ const IN = SC.LLM_INPUT_MESSAGES;
 const OUT = SC.LLM_OUTPUT_MESSAGES;
 
 export const chatCompletions: Endpoint = {
-  spanName: 'OpenAI Chat Completions',
+  spanName: SPAN_NAMES.chat[0],
   spanKind: OpenInferenceSpanKind.LLM,
   modelKey: SC.LLM_MODEL_NAME,
 

@@ -5,12 +5,13 @@
 import { MimeType, OpenInferenceSpanKind, SemanticConventions as SC } from '@arizeai/openinference-semantic-conventions';
 
 import { asArray, isObject, type Json } from '../../json.js';
+import { SPAN_NAMES } from '../route.js';
 import { type Attributes, OI, put } from '../span.js';
 import { ChoiceStream, completionUsage } from './choices.js';
 import { type Endpoint } from './endpoint.js';
 
 export const completions: Endpoint = {
-  spanName: 'OpenAI Completions',
+  spanName: SPAN_NAMES.completions[0],
   spanKind: OpenInferenceSpanKind.LLM,
   modelKey: SC.LLM_MODEL_NAME,
 

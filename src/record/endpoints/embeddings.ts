@@ -5,13 +5,14 @@
 import { MimeType, OpenInferenceSpanKind, SemanticConventions as SC } from '@arizeai/openinference-semantic-conventions';
 
 import { asArray, isObject } from '../../json.js';
+import { SPAN_NAMES } from '../route.js';
 import { OI, put } from '../span.js';
 import { type Endpoint } from './endpoint.js';
 
 const EE = SC.EMBEDDING_EMBEDDINGS;
 
 export const embeddings: Endpoint = {
-  spanName: 'OpenAI Embeddings',
+  spanName: SPAN_NAMES.embeddings[0],
   spanKind: OpenInferenceSpanKind.EMBEDDING,
   modelKey: SC.EMBEDDING_MODEL_NAME,
 

@@ -9,13 +9,14 @@
 import { AUDIO_TRANSCRIPT, MimeType, OpenInferenceSpanKind, SemanticConventions as SC } from '@arizeai/openinference-semantic-conventions';
 
 import { asArray, isObject, type Json } from '../../json.js';
+import { SPAN_NAMES } from '../route.js';
 import { type Attributes, put } from '../span.js';
 import { type Endpoint, putLlmRequest, type StreamOutcome, type StreamReader } from './endpoint.js';
 
 const TOOL_CALL = `${SC.MESSAGE_TOOL_CALLS}.0.`;
 
 export const responses: Endpoint = {
-  spanName: 'OpenAI Responses',
+  spanName: SPAN_NAMES.responses[0],
   spanKind: OpenInferenceSpanKind.LLM,
   modelKey: SC.LLM_MODEL_NAME,
 

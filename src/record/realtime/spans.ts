@@ -16,6 +16,7 @@ import type { Pricing } from '../cost.js';
 import { responses } from '../endpoints/responses.js';
 import { type Failure, httpFailure, transportFailure } from '../failure.js';
 import { maskAttributes } from '../mask.js';
+import { SPAN_NAMES } from '../route.js';
 import { type Attributes, LLMTAP, newSpanId, put, type Span, type SpanEvent } from '../span.js';
 import type { SessionStart } from './capture.js';
 import type { Conversation, FinishedResponse, FinishedTranscription, RealtimeError } from './conversation.js';
@@ -48,9 +49,7 @@ export const RT = {
   TOTALS: 'llmtap.realtime.',
 } as const;
 
-export const SESSION_SPAN = 'OpenAI Realtime Session';
-export const RESPONSE_SPAN = 'OpenAI Realtime Response';
-export const TRANSCRIPTION_SPAN = 'OpenAI Realtime Transcription';
+export const [SESSION_SPAN, RESPONSE_SPAN, TRANSCRIPTION_SPAN] = SPAN_NAMES.realtime;
 
 /** What every span of a session shares. */
 export interface SessionSpans {
