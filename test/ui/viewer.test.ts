@@ -251,6 +251,8 @@ describe('viewer', () => {
     await page.waitForFunction(() => location.hash.includes('window=7d') && document.querySelector('main[data-loaded="true"]'));
     want = await stats(llmtap, `from=${since(168)}&bucket=hour`);
     await expectTiles(page, want.total);
+    // A window over several days names the day at both ends, today's included.
+    expect(await page.locator('.window-note').innerText()).toMatch(/^From [A-Z][a-z]{2} \d+, [\d:]+ to [A-Z][a-z]{2} \d+, [\d:]+, by hour/);
     await page.selectOption('select[name="model"]', 'gpt-4o-2024-08-06');
     await page.waitForFunction(() => location.hash.includes('model=gpt-4o-2024-08-06') && document.querySelector('main[data-loaded="true"]'));
     want = await stats(llmtap, `from=${since(168)}&bucket=hour&model=gpt-4o-2024-08-06`);

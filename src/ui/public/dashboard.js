@@ -3,7 +3,7 @@
 // models, users and sessions. Every number comes from /api/stats.
 import { api } from './api.js';
 import { h, link, message, tile } from './dom.js';
-import { int, ms, percent, usd, when } from './format.js';
+import { between, int, ms, percent, usd } from './format.js';
 import { filterParams, href, windowOf, withParams } from './route.js';
 
 const STEP_MS = { minute: 60_000, hour: 3_600_000, day: 86_400_000 };
@@ -138,11 +138,7 @@ export function dashboardView(main, route, ctx) {
       const s = series(over, STEP_MS[w.bucket]);
       main.replaceChildren(
         h('h1', { class: 'visually-hidden' }, 'Dashboard'),
-        h(
-          'p',
-          { class: 'window-note muted' },
-          `From ${when(over.from)} to ${when(over.to)}, by ${w.bucket}${over.source === 'spans' ? ' (added up from the spans)' : ''}.`,
-        ),
+        h('p', { class: 'window-note muted' }, `${between(over.from, over.to)}, by ${w.bucket}${over.source === 'spans' ? ' (added up from the spans)' : ''}.`),
         tiles(over.total),
         h(
           'div',

@@ -5,12 +5,18 @@ const clock = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-d
 const day = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric' });
 const dayYear = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric', year: 'numeric' });
 
-/** "14:03:21", "Mar 3, 14:03:21", "Mar 3, 2024, 14:03:21". */
-export function when(iso) {
+/** "14:03:21", "Mar 3, 14:03:21", "Mar 3, 2024, 14:03:21"; `dated` writes the date even today. */
+export function when(iso, dated = false) {
   const d = new Date(iso);
   const now = new Date();
-  if (d.toDateString() === now.toDateString()) return clock.format(d);
+  if (!dated && d.toDateString() === now.toDateString()) return clock.format(d);
   return `${(d.getFullYear() === now.getFullYear() ? day : dayYear).format(d)}, ${clock.format(d)}`;
+}
+
+/** "From … to …": both dated when they fall on different days, so a day's window never reads as an hour. */
+export function between(fromIso, toIso) {
+  const dated = new Date(fromIso).toDateString() !== new Date(toIso).toDateString();
+  return `From ${when(fromIso, dated)} to ${when(toIso, dated)}`;
 }
 
 /** A <time> element: the local time, its ISO form on hover. */
