@@ -99,10 +99,16 @@ export async function ttfb(url: string, count: number, body: string, headers: Re
   return { p50Ms: percentile(times, 50), p99Ms: percentile(times, 99) };
 }
 
-/** Opens `count` streams at once and reads them to the end: how long each took, and the proxy's peak memory meanwhile. */
+/**
+ * Opens `count` streams, one every `everyMs`, and reads them to the end: how long each took, and the
+ * proxy's peak memory meanwhile. Not all at the same instant: a burst of a thousand connections overflows
+ * the listen queue (Node's default backlog is 511), and the SYNs the kernel drops are retried a second
+ * later, which would make the p99 measure the kernel's queue rather than the proxy.
+ */
 export async function pacedStreams(
   url: string,
   count: number,
+  everyMs: number,
   body: string,
   headers: Record<string, string>,
   sampleRssMb: () => number,
@@ -112,29 +118,30 @@ export async function pacedStreams(
   let errors = 0;
   const times: number[] = [];
   await Promise.all(
-    Array.from(
-      { length: count },
-      () =>
-        new Promise<void>((resolve) => {
-          const t0 = performance.now();
-          const req = request(url, { method: 'POST', headers, agent: false }, (res) => {
-            if (res.statusCode !== 200) errors++;
-            res.on('data', () => {});
-            res.on('end', () => {
-              times.push(performance.now() - t0);
-              resolve();
+    Array.from({ length: count }, (_, i) =>
+      new Promise<void>((resolve) => setTimeout(resolve, i * everyMs)).then(
+        () =>
+          new Promise<void>((resolve) => {
+            const t0 = performance.now();
+            const req = request(url, { method: 'POST', headers, agent: false }, (res) => {
+              if (res.statusCode !== 200) errors++;
+              res.on('data', () => {});
+              res.on('end', () => {
+                times.push(performance.now() - t0);
+                resolve();
+              });
+              res.on('error', () => {
+                errors++;
+                resolve();
+              });
             });
-            res.on('error', () => {
+            req.on('error', () => {
               errors++;
               resolve();
             });
-          });
-          req.on('error', () => {
-            errors++;
-            resolve();
-          });
-          req.end(body);
-        }),
+            req.end(body);
+          }),
+      ),
     ),
   );
   clearInterval(sampler);

@@ -1,7 +1,7 @@
 // `npm run bench [-- --quick]`: llmtap against a bare pass-through proxy and against the upstream
 // itself, in interleaved rounds (direct, reference, llmtap, direct, …), on loopback, bounded in time.
 // Prints a table and writes bench/results/<date>.json. Never asserts timings: it measures.
-// `--only id,id` runs just those throughput scenarios; `--baseline DIR` adds another llmtap build (DIR's
+// `--only id,id` runs just those scenarios (throughput ids, `ttfb`, `paced`, `sustained`); `--baseline DIR` adds another llmtap build (DIR's
 // dist/cli.js, e.g. the main branch built elsewhere) to their rounds, to compare two versions on a shared,
 // noisy machine under the same conditions.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -18,11 +18,14 @@ const { values: args } = parseArgs({
   options: { quick: { type: 'boolean' }, rounds: { type: 'string' }, seconds: { type: 'string' }, only: { type: 'string' }, baseline: { type: 'string' } },
 });
 const quick = args.quick ?? false;
+const want = (id: string): boolean => !args.only || args.only.split(',').includes(id);
 const ROUNDS = Number(args.rounds ?? (quick ? 1 : 3));
 const RUN_S = Number(args.seconds ?? (quick ? 2 : 8));
 const SUSTAINED_SPANS = quick ? 10_000 : 100_000;
 const PACED_STREAMS = quick ? 200 : 1000;
 const PACED_TOKENS = 20; // one every 100 ms: 2 s a stream
+/** The paced streams open within this time (then all are open at once for a second). */
+const PACED_OPEN_MS = 1000;
 const TTFB_SAMPLES = quick ? 50 : 300;
 
 const here = (p: string): string => fileURLToPath(new URL(p, import.meta.url));
@@ -199,7 +202,7 @@ async function main(): Promise<void> {
       { id: 'stream50-c100', connections: 100, body: STREAM, headers: STREAM_50, off: true },
       { id: 'stream50-c256', connections: 256, body: STREAM, headers: STREAM_50, off: false },
       { id: 'stream50-plain-c50', connections: 50, body: STREAM_PLAIN, headers: STREAM_50, off: false },
-    ].filter((s) => !args.only || args.only.split(',').includes(s.id));
+    ].filter((s) => want(s.id));
     log(`llmtap benchmark — ${tool}, ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), node ${process.version}, ${ROUNDS} round(s) of ${RUN_S} s`);
     log(
       `load average at the start: ${os
@@ -255,157 +258,168 @@ async function main(): Promise<void> {
       );
       results[s.id] = summary;
     }
-    if (args.only) return save();
 
     // ---- time to first byte of a stream, one request at a time -------------------------------------
-    log('');
-    const ttfbTargets = targetsOf(true);
-    const ttfbRuns: Record<string, { p50Ms: number; p99Ms: number }[]> = Object.fromEntries(ttfbTargets.map((t) => [t.name, []]));
-    for (let round = 0; round < ROUNDS; round++) {
+    if (want('ttfb')) {
+      log('');
+      const ttfbTargets = targetsOf(true);
+      const ttfbRuns: Record<string, { p50Ms: number; p99Ms: number }[]> = Object.fromEntries(ttfbTargets.map((t) => [t.name, []]));
+      for (let round = 0; round < ROUNDS; round++) {
+        for (const t of ttfbTargets) {
+          ttfbRuns[t.name]!.push(
+            await ttfb(`${t.url}/v1/chat/completions`, TTFB_SAMPLES, STREAM, { ...HEADERS, 'x-bench-tokens': '5', 'x-bench-delay-ms': '2', ...t.headers }),
+          );
+        }
+      }
+      const ttfbMed = (name: string, k: 'p50Ms' | 'p99Ms'): number => median(ttfbRuns[name]!.map((r) => r[k]));
+      const ttfbSummary = Object.fromEntries(
+        ttfbTargets.map((t) => [
+          t.name,
+          { p50Ms: ttfbMed(t.name, 'p50Ms'), p99Ms: ttfbMed(t.name, 'p99Ms'), addedP50Ms: ttfbMed(t.name, 'p50Ms') - ttfbMed('direct', 'p50Ms') },
+        ]),
+      );
+      results['ttfb-c1'] = ttfbSummary;
       for (const t of ttfbTargets) {
-        ttfbRuns[t.name]!.push(
-          await ttfb(`${t.url}/v1/chat/completions`, TTFB_SAMPLES, STREAM, { ...HEADERS, 'x-bench-tokens': '5', 'x-bench-delay-ms': '2', ...t.headers }),
+        const { p50Ms, p99Ms, addedP50Ms } = ttfbSummary[t.name]!;
+        log(
+          `stream TTFB, c=1    ${t.name.padEnd(10)} p50 ${p50Ms.toFixed(3)} ms  p99 ${p99Ms.toFixed(3)} ms${t.name === 'direct' ? '' : `  (+${addedP50Ms.toFixed(3)} ms at p50)`}`,
         );
       }
     }
-    const ttfbMed = (name: string, k: 'p50Ms' | 'p99Ms'): number => median(ttfbRuns[name]!.map((r) => r[k]));
-    const ttfbSummary = Object.fromEntries(
-      ttfbTargets.map((t) => [
-        t.name,
-        { p50Ms: ttfbMed(t.name, 'p50Ms'), p99Ms: ttfbMed(t.name, 'p99Ms'), addedP50Ms: ttfbMed(t.name, 'p50Ms') - ttfbMed('direct', 'p50Ms') },
-      ]),
-    );
-    results['ttfb-c1'] = ttfbSummary;
-    for (const t of ttfbTargets) {
-      const { p50Ms, p99Ms, addedP50Ms } = ttfbSummary[t.name]!;
-      log(
-        `stream TTFB, c=1    ${t.name.padEnd(10)} p50 ${p50Ms.toFixed(3)} ms  p99 ${p99Ms.toFixed(3)} ms${t.name === 'direct' ? '' : `  (+${addedP50Ms.toFixed(3)} ms at p50)`}`,
-      );
-    }
 
     // ---- many paced streams at once: latency, CPU and memory -----------------------------------------
-    // On freshly started proxies: what the streams cost, not the heap the throughput runs left behind.
-    for (const p of [reference, llmtap, baseline]) await p?.stop();
-    [reference, llmtap, baseline] = await startProxies();
-    log('');
-    header();
-    const pacedTargets = targetsOf(true);
-    const pacedRuns: Record<string, PacedStats[]> = Object.fromEntries(pacedTargets.map((t) => [t.name, []]));
-    const pacedHeaders = { ...HEADERS, 'x-bench-tokens': String(PACED_TOKENS), 'x-bench-delay-ms': '100' };
-    for (let round = 0; round < ROUNDS; round++) {
-      for (const t of pacedTargets) {
-        const before = t.pid ? cpuMs(t.pid) : 0;
-        const idleRssMb = t.pid ? rssMb(t.pid) : 0;
-        const streams = () =>
-          pacedStreams(`${t.url}/v1/chat/completions`, PACED_STREAMS, STREAM, { ...pacedHeaders, ...t.headers }, () => (t.pid ? rssMb(t.pid) : 0));
-        const [r, thread] = t.llmtap ? await serverThread(t.url, streams) : [await streams(), undefined];
-        if (t.llmtap) await settled(t.url);
-        const cpu = t.pid ? ((cpuMs(t.pid) - before) * 1000) / PACED_STREAMS : undefined;
-        pacedRuns[t.name]!.push({ ...r, ...thread, requests: r.completed, rps: 0, cpuUsPerRequest: cpu, idleRssMb });
-        await pause(500);
+    if (want('paced')) {
+      // On freshly started proxies: what the streams cost, not the heap the throughput runs left behind.
+      for (const p of [reference, llmtap, baseline]) await p?.stop();
+      [reference, llmtap, baseline] = await startProxies();
+      log('');
+      header();
+      const pacedTargets = targetsOf(true);
+      const pacedRuns: Record<string, PacedStats[]> = Object.fromEntries(pacedTargets.map((t) => [t.name, []]));
+      const pacedHeaders = { ...HEADERS, 'x-bench-tokens': String(PACED_TOKENS), 'x-bench-delay-ms': '100' };
+      for (let round = 0; round < ROUNDS; round++) {
+        for (const t of pacedTargets) {
+          const before = t.pid ? cpuMs(t.pid) : 0;
+          const idleRssMb = t.pid ? rssMb(t.pid) : 0;
+          const streams = () =>
+            pacedStreams(`${t.url}/v1/chat/completions`, PACED_STREAMS, PACED_OPEN_MS / PACED_STREAMS, STREAM, { ...pacedHeaders, ...t.headers }, () =>
+              t.pid ? rssMb(t.pid) : 0,
+            );
+          const [r, thread] = t.llmtap ? await serverThread(t.url, streams) : [await streams(), undefined];
+          if (t.llmtap) await settled(t.url);
+          const cpu = t.pid ? ((cpuMs(t.pid) - before) * 1000) / PACED_STREAMS : undefined;
+          pacedRuns[t.name]!.push({ ...r, ...thread, requests: r.completed, rps: 0, cpuUsPerRequest: cpu, idleRssMb });
+          await pause(500);
+        }
       }
-    }
-    const pacedMed = (name: string, key: keyof PacedStats): number => median(pacedRuns[name]!.map((r) => r[key] as number));
-    const paced: Record<string, unknown> = {};
-    const pacedDirect = { p50Ms: pacedMed('direct', 'p50Ms'), p99Ms: pacedMed('direct', 'p99Ms') };
-    const what = `paced ${PACED_STREAMS}×${PACED_TOKENS}`;
-    for (const t of pacedTargets) {
-      const stats = {
-        p50Ms: pacedMed(t.name, 'p50Ms'),
-        p99Ms: pacedMed(t.name, 'p99Ms'),
-        addedP99Ms: pacedMed(t.name, 'p99Ms') - pacedDirect.p99Ms,
-        cpuUsPerRequest: t.pid ? pacedMed(t.name, 'cpuUsPerRequest') : undefined,
-        peakRssMb: pacedMed(t.name, 'peakRssMb'),
-        idleRssMb: pacedMed(t.name, 'idleRssMb'),
-        errors: pacedRuns[t.name]!.reduce((n, r) => n + r.errors + (PACED_STREAMS - r.completed), 0),
-        rounds: pacedRuns[t.name],
-      };
-      paced[t.name] = stats;
-      log(
-        `${row(t.name, what, { ...stats, cpu: stats.cpuUsPerRequest }, t.name === 'direct' ? undefined : pacedDirect)}` +
-          (t.pid ? `  peak RSS ${stats.peakRssMb.toFixed(0)} MB (idle ${stats.idleRssMb.toFixed(0)})` : ''),
+      const pacedMed = (name: string, key: keyof PacedStats): number => median(pacedRuns[name]!.map((r) => r[key] as number));
+      const paced: Record<string, unknown> = {};
+      const pacedDirect = { p50Ms: pacedMed('direct', 'p50Ms'), p99Ms: pacedMed('direct', 'p99Ms') };
+      const what = `paced ${PACED_STREAMS}×${PACED_TOKENS}`;
+      for (const t of pacedTargets) {
+        const stats = {
+          p50Ms: pacedMed(t.name, 'p50Ms'),
+          p99Ms: pacedMed(t.name, 'p99Ms'),
+          addedP99Ms: pacedMed(t.name, 'p99Ms') - pacedDirect.p99Ms,
+          cpuUsPerRequest: t.pid ? pacedMed(t.name, 'cpuUsPerRequest') : undefined,
+          peakRssMb: pacedMed(t.name, 'peakRssMb'),
+          idleRssMb: pacedMed(t.name, 'idleRssMb'),
+          errors: pacedRuns[t.name]!.reduce((n, r) => n + r.errors + (PACED_STREAMS - r.completed), 0),
+          rounds: pacedRuns[t.name],
+        };
+        paced[t.name] = stats;
+        log(
+          `${row(t.name, what, { ...stats, cpu: stats.cpuUsPerRequest }, t.name === 'direct' ? undefined : pacedDirect)}` +
+            (t.pid ? `  peak RSS ${stats.peakRssMb.toFixed(0)} MB (idle ${stats.idleRssMb.toFixed(0)})` : ''),
+        );
+      }
+      summarize(
+        pacedMed,
+        pacedTargets.map((t) => t.name),
+        paced,
+        false,
       );
+      results[`paced-${PACED_STREAMS}`] = paced;
     }
-    summarize(
-      pacedMed,
-      pacedTargets.map((t) => t.name),
-      paced,
-      false,
-    );
-    results[`paced-${PACED_STREAMS}`] = paced;
 
     // ---- sustained: spans written per second, drops, export backlog --------------------------------
-    log('');
-    await settled(llmtap.url); // the paced streams' spans are written first
-    const stored0 = await scrapeCounter(llmtap.url, 'llmtap_spans_stored_total');
-    const dropped0 = await scrapeCounter(llmtap.url, 'llmtap_spans_dropped_total');
-    // In runs of 10 s (5 s quick) until the spans are there: recording and export share the CPU with the load.
-    const t0 = Date.now();
-    const load = { requests: 0, seconds: 0 };
-    while (load.requests < SUSTAINED_SPANS) {
-      const run = await httpLoad(tool, `${llmtap.url}/v1/chat/completions`, { connections: 64, durationS: quick ? 5 : 10, body: CHAT, headers: HEADERS });
-      load.requests += run.requests;
-      load.seconds += run.requests / run.rps;
+    if (want('sustained')) {
+      log('');
+      await settled(llmtap.url); // the paced streams' spans are written first
+      const stored0 = await scrapeCounter(llmtap.url, 'llmtap_spans_stored_total');
+      const dropped0 = await scrapeCounter(llmtap.url, 'llmtap_spans_dropped_total');
+      // In runs of 10 s (5 s quick) until the spans are there: recording and export share the CPU with the load.
+      const t0 = Date.now();
+      const load = { requests: 0, seconds: 0 };
+      while (load.requests < SUSTAINED_SPANS) {
+        const run = await httpLoad(tool, `${llmtap.url}/v1/chat/completions`, { connections: 64, durationS: quick ? 5 : 10, body: CHAT, headers: HEADERS });
+        load.requests += run.requests;
+        load.seconds += run.requests / run.rps;
+      }
+      const backlogAtEnd = await scrapeCounter(llmtap.url, 'llmtap_export_backlog_spans');
+      let stored = (await scrapeCounter(llmtap.url, 'llmtap_spans_stored_total')) - stored0;
+      while (stored < load.requests && Date.now() - t0 < (load.seconds + 30) * 1000) {
+        await pause(50);
+        stored = (await scrapeCounter(llmtap.url, 'llmtap_spans_stored_total')) - stored0;
+      }
+      const writerSeconds = (Date.now() - t0) / 1000;
+      const drainStart = Date.now();
+      while ((await scrapeCounter(llmtap.url, 'llmtap_export_backlog_spans')) > 0 && Date.now() - drainStart < 60_000) await pause(200);
+      const sustained = {
+        requests: load.requests,
+        rps: load.requests / load.seconds,
+        spansStored: stored,
+        spansPerSecond: stored / writerSeconds,
+        spansDropped: (await scrapeCounter(llmtap.url, 'llmtap_spans_dropped_total')) - dropped0,
+        exportBacklogAtEnd: backlogAtEnd,
+        exportDrainSeconds: (Date.now() - drainStart) / 1000,
+        exportBacklogAfterDrain: await scrapeCounter(llmtap.url, 'llmtap_export_backlog_spans'),
+        exportedSpans: await scrapeCounter(llmtap.url, 'llmtap_export_spans_sent_total'),
+      };
+      results.sustained = sustained;
+      log(
+        `sustained          llmtap     ${sustained.requests} requests at ${sustained.rps.toFixed(0)}/s; ${sustained.spansStored} spans stored at ${sustained.spansPerSecond.toFixed(0)}/s, ` +
+          `${sustained.spansDropped} dropped; export backlog ${sustained.exportBacklogAtEnd} at end, ${sustained.exportBacklogAfterDrain} after ${sustained.exportDrainSeconds.toFixed(1)} s`,
+      );
     }
-    const backlogAtEnd = await scrapeCounter(llmtap.url, 'llmtap_export_backlog_spans');
-    let stored = (await scrapeCounter(llmtap.url, 'llmtap_spans_stored_total')) - stored0;
-    while (stored < load.requests && Date.now() - t0 < (load.seconds + 30) * 1000) {
-      await pause(50);
-      stored = (await scrapeCounter(llmtap.url, 'llmtap_spans_stored_total')) - stored0;
-    }
-    const writerSeconds = (Date.now() - t0) / 1000;
-    const drainStart = Date.now();
-    while ((await scrapeCounter(llmtap.url, 'llmtap_export_backlog_spans')) > 0 && Date.now() - drainStart < 60_000) await pause(200);
-    const sustained = {
-      requests: load.requests,
-      rps: load.requests / load.seconds,
-      spansStored: stored,
-      spansPerSecond: stored / writerSeconds,
-      spansDropped: (await scrapeCounter(llmtap.url, 'llmtap_spans_dropped_total')) - dropped0,
-      exportBacklogAtEnd: backlogAtEnd,
-      exportDrainSeconds: (Date.now() - drainStart) / 1000,
-      exportBacklogAfterDrain: await scrapeCounter(llmtap.url, 'llmtap_export_backlog_spans'),
-      exportedSpans: await scrapeCounter(llmtap.url, 'llmtap_export_spans_sent_total'),
-    };
-    results.sustained = sustained;
-    log(
-      `sustained          llmtap     ${sustained.requests} requests at ${sustained.rps.toFixed(0)}/s; ${sustained.spansStored} spans stored at ${sustained.spansPerSecond.toFixed(0)}/s, ` +
-        `${sustained.spansDropped} dropped; export backlog ${sustained.exportBacklogAtEnd} at end, ${sustained.exportBacklogAfterDrain} after ${sustained.exportDrainSeconds.toFixed(1)} s`,
-    );
 
     // ---- targets -----------------------------------------------------------------------------------
-    type Ratios = { throughput: number; p99: number; cpu: number };
-    const over = (id: string, name = 'llmtap'): Ratios => (results[id] as Record<string, Ratios>)[`${name}OverReference`]!;
-    const c1 = results['nonstream-c1'] as { llmtap: { addedP50Ms: number } };
-    const pacedLlmtap = paced.llmtap as { p99Ms: number; peakRssMb: number; errors: number };
-    // What llmtap adds to a bare proxy's p99 (the reference's own, over direct, is a few hundred ms at 1,000 streams).
-    const pacedAdded = pacedLlmtap.p99Ms - (paced.reference as { p99Ms: number }).p99Ms;
-    const pacedOver = paced.llmtapOverReference as Ratios;
-    const checks = [
-      // issue 17: tail latency and CPU per request
-      ['non-streaming c=100: p99 ≤ 2 × reference', over('nonstream-c100').p99, over('nonstream-c100').p99 <= 2],
-      ['stream of 53 events c=100: p99 ≤ 2 × reference', over('stream50-c100').p99, over('stream50-c100').p99 <= 2],
-      [`${PACED_STREAMS} paced streams: p99 ≤ 2 × reference`, pacedOver.p99, pacedOver.p99 <= 2],
-      [`${PACED_STREAMS} paced streams: p99 added to the reference's ≤ 150 ms`, pacedAdded, pacedAdded <= 150],
-      ['non-streaming c=100: CPU per request ≤ 2 × reference', over('nonstream-c100').cpu, over('nonstream-c100').cpu <= 2],
-      ['stream of 53 events c=100: CPU per request ≤ 2 × reference', over('stream50-c100').cpu, over('stream50-c100').cpu <= 2],
-      [`${PACED_STREAMS} paced streams: CPU per request ≤ 1.25 × reference`, pacedOver.cpu, pacedOver.cpu <= 1.25],
-      [`${PACED_STREAMS} paced streams: peak RSS ≤ 200 MB, no errors`, pacedLlmtap.peakRssMb, pacedLlmtap.peakRssMb <= 200 && pacedLlmtap.errors === 0],
-      ['stream TTFB added p50 ≤ 0.7 ms', ttfbSummary.llmtap!.addedP50Ms, ttfbSummary.llmtap!.addedP50Ms <= 0.7],
-      [
-        'recording off, non-streaming c=100: CPU ≤ 1.15 × reference',
-        over('nonstream-c100', 'llmtap-off').cpu,
-        over('nonstream-c100', 'llmtap-off').cpu <= 1.15,
-      ],
-      ['recording off, stream c=100: CPU ≤ 1.15 × reference', over('stream50-c100', 'llmtap-off').cpu, over('stream50-c100', 'llmtap-off').cpu <= 1.15],
-      ['sustained: zero spans dropped', sustained.spansDropped, sustained.spansDropped === 0],
-      // the first benchmark's
-      ['non-streaming c=100 throughput ≥ 0.7 × reference', over('nonstream-c100').throughput, over('nonstream-c100').throughput >= 0.7],
-      ['added p50 latency at c=1 ≤ 0.5 ms', c1.llmtap.addedP50Ms, c1.llmtap.addedP50Ms <= 0.5],
-    ] as const;
-    log('');
-    for (const [what, value, met] of checks) log(`${met ? 'MET    ' : 'NOT MET'}  ${what}: ${value.toFixed(2)}`);
-    results.targets = checks.map(([what, value, met]) => ({ what, value, met }));
+    if (!args.only) {
+      type Ratios = { throughput: number; p99: number; cpu: number };
+      const over = (id: string, name = 'llmtap'): Ratios => (results[id] as Record<string, Ratios>)[`${name}OverReference`]!;
+      const c1 = results['nonstream-c1'] as { llmtap: { addedP50Ms: number } };
+      const paced = results[`paced-${PACED_STREAMS}`] as Record<string, unknown>;
+      const ttfbSummary = results['ttfb-c1'] as Record<string, { addedP50Ms: number }>;
+      const sustained = results.sustained as { spansDropped: number };
+      const pacedLlmtap = paced.llmtap as { addedP99Ms: number; peakRssMb: number; errors: number };
+      const pacedOver = paced.llmtapOverReference as Ratios;
+      const checks = [
+        // issue 17: tail latency and CPU per request
+        ['non-streaming c=100: p99 ≤ 2 × reference', over('nonstream-c100').p99, over('nonstream-c100').p99 <= 2],
+        ['stream of 53 events c=100: p99 ≤ 2 × reference', over('stream50-c100').p99, over('stream50-c100').p99 <= 2],
+        [`${PACED_STREAMS} paced streams: p99 ≤ 2 × reference`, pacedOver.p99, pacedOver.p99 <= 2],
+        [`${PACED_STREAMS} paced streams: added p99 (over direct) ≤ 150 ms`, pacedLlmtap.addedP99Ms, pacedLlmtap.addedP99Ms <= 150],
+        ['non-streaming c=100: CPU per request ≤ 2 × reference', over('nonstream-c100').cpu, over('nonstream-c100').cpu <= 2],
+        ['stream of 53 events c=100: CPU per request ≤ 2 × reference', over('stream50-c100').cpu, over('stream50-c100').cpu <= 2],
+        [`${PACED_STREAMS} paced streams: CPU per request ≤ 1.25 × reference`, pacedOver.cpu, pacedOver.cpu <= 1.25],
+        [`${PACED_STREAMS} paced streams: peak RSS ≤ 200 MB, no errors`, pacedLlmtap.peakRssMb, pacedLlmtap.peakRssMb <= 200 && pacedLlmtap.errors === 0],
+        ['stream TTFB added p50 ≤ 0.7 ms', ttfbSummary.llmtap!.addedP50Ms, ttfbSummary.llmtap!.addedP50Ms <= 0.7],
+        [
+          'recording off, non-streaming c=100: CPU ≤ 1.15 × reference',
+          over('nonstream-c100', 'llmtap-off').cpu,
+          over('nonstream-c100', 'llmtap-off').cpu <= 1.15,
+        ],
+        ['recording off, stream c=100: CPU ≤ 1.15 × reference', over('stream50-c100', 'llmtap-off').cpu, over('stream50-c100', 'llmtap-off').cpu <= 1.15],
+        ['sustained: zero spans dropped', sustained.spansDropped, sustained.spansDropped === 0],
+        // the first benchmark's
+        ['non-streaming c=100 throughput ≥ 0.7 × reference', over('nonstream-c100').throughput, over('nonstream-c100').throughput >= 0.7],
+        ['added p50 latency at c=1 ≤ 0.5 ms', c1.llmtap.addedP50Ms, c1.llmtap.addedP50Ms <= 0.5],
+      ] as const;
+      log('');
+      for (const [what, value, met] of checks) log(`${met ? 'MET    ' : 'NOT MET'}  ${what}: ${value.toFixed(2)}`);
+      results.targets = checks.map(([what, value, met]) => ({ what, value, met }));
+    }
+
     save();
   } finally {
     for (const p of procs()) await p.stop();
