@@ -2,8 +2,8 @@
 // stream reader with the time its last byte reached the client. eventsource-parser does the parsing, on
 // the stream's bytes read as one character each: the syntax of an event stream is ASCII (no byte of a
 // multi-byte UTF-8 character is a colon, CR or LF), so events come out as their own bytes, cut exactly
-// where the chunks were, and each event's data is decoded from UTF-8 once, only when it has a byte that
-// is not ASCII (one decode of the whole stream, instead of a streaming TextDecoder call per chunk).
+// where the chunks were. The stream becomes one string in one step (not a streaming TextDecoder call per
+// chunk), and an event's data is decoded from UTF-8 only when it has a byte that is not ASCII.
 import { createParser } from 'eventsource-parser';
 
 import { isObject } from '../json.js';
