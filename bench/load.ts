@@ -99,45 +99,53 @@ export async function ttfb(url: string, count: number, body: string, headers: Re
   return { p50Ms: percentile(times, 50), p99Ms: percentile(times, 99) };
 }
 
-/** Holds `count` streams open at once; samples the proxy's memory meanwhile. */
-export async function slowStreams(
+/**
+ * Opens `count` streams, one every `everyMs`, and reads them to the end: how long each took, and the
+ * proxy's peak memory meanwhile. Not all at the same instant: a burst of a thousand connections overflows
+ * the listen queue (Node's default backlog is 511), and the SYNs the kernel drops are retried a second
+ * later, which would make the p99 measure the kernel's queue rather than the proxy.
+ */
+export async function pacedStreams(
   url: string,
   count: number,
+  everyMs: number,
   body: string,
   headers: Record<string, string>,
   sampleRssMb: () => number,
-): Promise<{ peakRssMb: number; errors: number; completed: number }> {
+): Promise<{ p50Ms: number; p99Ms: number; peakRssMb: number; errors: number; completed: number }> {
   let peak = sampleRssMb();
   const sampler = setInterval(() => (peak = Math.max(peak, sampleRssMb())), 100);
   let errors = 0;
-  let completed = 0;
+  const times: number[] = [];
   await Promise.all(
-    Array.from(
-      { length: count },
-      () =>
-        new Promise<void>((resolve) => {
-          const req = request(url, { method: 'POST', headers, agent: false }, (res) => {
-            if (res.statusCode !== 200) errors++;
-            res.on('data', () => {});
-            res.on('end', () => {
-              completed++;
-              resolve();
+    Array.from({ length: count }, (_, i) =>
+      new Promise<void>((resolve) => setTimeout(resolve, i * everyMs)).then(
+        () =>
+          new Promise<void>((resolve) => {
+            const t0 = performance.now();
+            const req = request(url, { method: 'POST', headers, agent: false }, (res) => {
+              if (res.statusCode !== 200) errors++;
+              res.on('data', () => {});
+              res.on('end', () => {
+                times.push(performance.now() - t0);
+                resolve();
+              });
+              res.on('error', () => {
+                errors++;
+                resolve();
+              });
             });
-            res.on('error', () => {
+            req.on('error', () => {
               errors++;
               resolve();
             });
-          });
-          req.on('error', () => {
-            errors++;
-            resolve();
-          });
-          req.end(body);
-        }),
+            req.end(body);
+          }),
+      ),
     ),
   );
   clearInterval(sampler);
-  return { peakRssMb: Math.max(peak, sampleRssMb()), errors, completed };
+  return { p50Ms: percentile(times, 50), p99Ms: percentile(times, 99), peakRssMb: Math.max(peak, sampleRssMb()), errors, completed: times.length };
 }
 
 export function percentile(xs: number[], p: number): number {

@@ -6,8 +6,8 @@ export type { Logger };
 /** The server's logger, and a way to write lines another thread's pino already serialized. */
 export interface Logging {
   log: Logger;
-  /** Writes a finished log line (the storage thread's) to the same destination, so lines never interleave. */
-  writeLine(line: string): void;
+  /** Writes finished log lines (the storage thread's) to the same destination, so lines never interleave. */
+  writeLines(lines: string): void;
 }
 
 export type LogFormat = 'json' | 'pretty';
@@ -37,5 +37,5 @@ export function logDestination(format: LogFormat): DestinationStream {
 // every line for the API key), and pino's redaction costs more per request line than the rest of it.
 export function createLogging(level: string, destination: DestinationStream = logDestination('json')): Logging {
   // pino's default epoch-ms `time`: formatting an ISO date on every line costs more than the rest of it.
-  return { log: pino({ level, base: { name: 'llmtap' } }, destination), writeLine: (line) => destination.write(line) };
+  return { log: pino({ level, base: { name: 'llmtap' } }, destination), writeLines: (lines) => destination.write(lines) };
 }

@@ -46,9 +46,15 @@ describe('log format', () => {
     proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
     proc.stderr.on('data', (d: Buffer) => (out += d.toString()));
     const url = await eventually(() => /INFO: llmtap listening \{"url":"(http:[^"]+)"/.exec(out)?.[1], 'the listening line', 10_000);
-    await rawRequest(`${url}/v1/chat/completions`, chat);
-    const request = await eventually(() => out.split('\n').find((l) => l.includes('INFO: request')), 'the request line');
-    expect(request).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: request \{"method":"POST","path":"\/v1\/chat\/completions","status":200,/);
+    // Several at once: the storage thread hands over the lines of a tick together.
+    await Promise.all([1, 2, 3].map(() => rawRequest(`${url}/v1/chat/completions`, chat)));
+    const requests = await eventually(() => {
+      const found = out.split('\n').filter((l) => l.includes('INFO: request'));
+      return found.length === 3 && found;
+    }, 'the request lines');
+    for (const request of requests) {
+      expect(request).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: request \{"method":"POST","path":"\/v1\/chat\/completions","status":200,/);
+    }
     proc.kill('SIGTERM');
     await once(proc, 'exit');
     expect(out).not.toContain('{"level"'); // no JSON line among them

@@ -1,4 +1,7 @@
 // GET /metrics: Prometheus text that a real parser reads, with counters that move as traffic does.
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+
 import Database from 'better-sqlite3';
 import { Pool } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -95,6 +98,20 @@ describe('/metrics', () => {
       locker.close();
       await small.shutdown();
     }
+  });
+
+  it('counts every garbage collection, also those Node reports together', async () => {
+    const m = new Metrics({ processMetrics: true });
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const collections = async (): Promise<number> => {
+      const { values } = (await m.registry.getSingleMetric('llmtap_nodejs_gc_duration_seconds')!.get()) as { values: { metricName?: string; value: number }[] };
+      return values.filter((v) => v.metricName === 'llmtap_nodejs_gc_duration_seconds_count').reduce((n, v) => n + v.value, 0);
+    };
+    const before = await collections();
+    // Five collections in one turn of the event loop: Node reports them to observers in one list.
+    for (let i = 0; i < 5; i++) gc();
+    await eventually(async () => (await collections()) >= before + 5, 'five collections counted');
   });
 
   it('route labels never carry ids', () => {

@@ -1,5 +1,5 @@
 // The real `llmtap` process: start-up validation, SIGTERM drain, and memory under many slow streams.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -61,6 +61,25 @@ describe('start-up', () => {
       nearest: 'LLMTAP_UPSTREAM_URL',
       msg: 'LLMTAP_UPSTREAM is not a variable llmtap reads, ignored: did you mean LLMTAP_UPSTREAM_URL?',
     });
+  });
+
+  it('runs its storage thread 10 nice levels below the thread that streams traffic (Linux)', async () => {
+    const llmtap = await spawnLlmtap({ LLMTAP_UPSTREAM_URL: fake.url });
+    try {
+      const pid = llmtap.proc.pid!;
+      // Field 19 of /proc/<pid>/task/<tid>/stat, counted after the command's closing parenthesis.
+      const nice = (tid: string) => {
+        const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+      };
+      const tids = readdirSync(`/proc/${pid}/task`);
+      const own = nice(String(pid));
+      expect(tids.filter((tid) => nice(tid) === Math.min(19, own + 10))).toHaveLength(1);
+      expect(tids.filter((tid) => nice(tid) !== own)).toHaveLength(1);
+    } finally {
+      llmtap.proc.kill('SIGTERM');
+      await llmtap.exited;
+    }
   });
 
   it('prints usage for --help', async () => {

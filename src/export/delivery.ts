@@ -5,10 +5,11 @@
 // off the request path. The request itself is a function given to it, so the loop is tested alone.
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import { approximateSize, type Span } from '../record/span.js';
+import type { Span } from '../record/span.js';
 import type { DB } from '../store/db.js';
 import { Outbox } from '../store/outbox.js';
 import type { StoredSpan } from '../store/spans.js';
+import type { SizedSpan } from '../store/writer.js';
 import { type ExportResponse, type Failed, type Part, type Retry, retryDelayMs, sendSplitting } from './policy.js';
 
 /** Sends spans to the export target; throws only when `signal` cancelled it (shutdown). */
@@ -44,7 +45,7 @@ const FRESH_MAX_BYTES = 32 * 1024 * 1024;
 
 export class Delivery {
   #outbox: Outbox | undefined;
-  readonly #fresh = new Map<number, Span>();
+  readonly #fresh = new Map<number, { span: Span; size: number }>();
   #freshBytes = 0;
   readonly #claimed = new Set<number>();
   readonly #abort = new AbortController();
@@ -72,10 +73,10 @@ export class Delivery {
   }
 
   /** The writer committed spans: keep them at hand, and send at once when a full batch is waiting. */
-  stored(spans: readonly StoredSpan[]): void {
-    for (const { seq, span } of spans) {
-      this.#fresh.set(seq, span);
-      this.#freshBytes += approximateSize(span);
+  stored(spans: readonly SizedSpan[]): void {
+    for (const { seq, span, size } of spans) {
+      this.#fresh.set(seq, { span, size });
+      this.#freshBytes += size;
     }
     // Past the bound (the target is down or slow), the oldest are read back from SQLite when their turn comes.
     for (const seq of this.#fresh.keys()) {
@@ -87,9 +88,9 @@ export class Delivery {
   }
 
   #forget(seq: number): void {
-    const span = this.#fresh.get(seq);
-    if (!span) return;
-    this.#freshBytes -= approximateSize(span);
+    const fresh = this.#fresh.get(seq);
+    if (!fresh) return;
+    this.#freshBytes -= fresh.size;
     this.#fresh.delete(seq);
   }
 
@@ -154,7 +155,7 @@ export class Delivery {
     while (this.#inFlight < concurrency && Date.now() >= this.#retryAt) {
       let batch: Batch;
       try {
-        batch = this.#store().next(this.opts.batchSize, this.#claimed, this.#fresh);
+        batch = this.#store().next(this.opts.batchSize, this.#claimed, (seq) => this.#fresh.get(seq)?.span);
       } catch (err) {
         this.opts.log.warn({ err: (err as Error).message }, 'export: reading the outbox failed, will retry');
         return;

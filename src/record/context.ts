@@ -17,8 +17,26 @@ export interface RequestContext {
   tags?: string[];
   project?: string;
   record: boolean;
+  /** The shape of an `x-llmtap-record` value llmtap does not know (recorded anyway; warned about once per shape). */
+  unknownRecord?: string;
   /** Header values that were ignored, with why (logged as warnings). */
   ignored: string[];
+}
+
+const RECORD_OFF = new Set(['off', 'false', '0', 'no']);
+const RECORD_ON = new Set(['on', 'true', '1', 'yes']);
+/** A short word is told as it is; anything else by its length alone, so a client never writes its own string to the log. */
+const WORD = /^[a-z0-9_.-]{1,16}$/;
+
+/**
+ * `x-llmtap-record`: off/false/0/no (any case) skip recording; on/true/1/yes or none record. Anything else
+ * records and comes with its shape: the value itself when it is a short word, else its length.
+ */
+export function recordHeader(value: string | undefined): { record: boolean; unknown?: string } {
+  const v = value?.toLowerCase();
+  if (v === undefined || RECORD_ON.has(v)) return { record: true };
+  if (RECORD_OFF.has(v)) return { record: false };
+  return { record: true, unknown: WORD.test(v) ? `"${v}"` : `a value of ${v.length} characters` };
 }
 
 const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
@@ -45,7 +63,9 @@ export function readContext(headers: IncomingHttpHeaders): RequestContext {
     ctx.traceId = newTraceId();
   }
 
-  ctx.record = first(headers['x-llmtap-record'])?.toLowerCase() !== 'off';
+  const record = recordHeader(first(headers['x-llmtap-record']));
+  ctx.record = record.record;
+  if (record.unknown !== undefined) ctx.unknownRecord = record.unknown;
   const session = first(headers['x-llmtap-session-id']) ?? first(headers['helicone-session-id']);
   if (session) ctx.sessionId = session;
   const user = first(headers['x-llmtap-user-id']) ?? first(headers['helicone-user-id']);

@@ -13,6 +13,10 @@ export function bufferOf(c: Captured): Buffer {
   return Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 }
 
+/** A byte string (a character per byte, as `latin1` reads bytes) decoded as UTF-8, as a TextDecoder would. */
+export const utf8 = (bytes: string): string => (NON_ASCII.test(bytes) ? Buffer.from(bytes, 'latin1').toString('utf8') : bytes);
+const NON_ASCII = /[\x80-\xff]/;
+
 /** The captured chunks again, each with the time it was written (copied only when one spans two blocks). */
 export function* chunksOf(c: Captured): Generator<[Buffer, bigint]> {
   let block = 0;

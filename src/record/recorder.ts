@@ -36,8 +36,12 @@ export interface Report {
   session(result: SessionResult): void;
 }
 
+/** How many `x-llmtap-record` value shapes are warned about, once each: a bound on what clients can make llmtap log. */
+const RECORD_WARNINGS = 32;
+
 export class Recorder implements ExchangeObserver, SessionObserver {
   readonly #streamUsage: StreamUsage;
+  readonly #warnedRecord = new Set<string>();
 
   constructor(
     private readonly opts: RecorderOptions,
@@ -92,6 +96,11 @@ export class Recorder implements ExchangeObserver, SessionObserver {
   #context(req: IncomingMessage, route: Route): RequestContext | undefined {
     const ctx = readContext(req.headers);
     if (ctx.ignored.length > 0) this.log.warn({ path: route.path, ignored: ctx.ignored }, 'ignored bad llmtap request headers');
+    const shape = ctx.unknownRecord;
+    if (shape !== undefined && this.#warnedRecord.size < RECORD_WARNINGS && !this.#warnedRecord.has(shape)) {
+      this.#warnedRecord.add(shape);
+      this.log.warn({ value: shape }, 'x-llmtap-record: not off/false/0/no nor on/true/1/yes; recorded (warned once per value)');
+    }
     return ctx.record ? ctx : undefined;
   }
 }

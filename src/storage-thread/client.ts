@@ -96,8 +96,8 @@ export class StoreClient {
       case 'health':
         this.#health = m.health;
         return;
-      case 'log':
-        this.logging.writeLine(m.line);
+      case 'logs':
+        this.logging.writeLines(m.lines);
         return;
       case 'result':
         this.#calls.get(m.id)?.resolve(m.value);

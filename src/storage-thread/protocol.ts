@@ -66,7 +66,8 @@ export type FromStore =
   | { t: 'failed'; message: string }
   /** Sent whenever it changes: for /readyz. */
   | { t: 'health'; health: Health }
-  | { t: 'log'; line: string }
+  /** Finished pino lines (each ends with a newline), written by the server thread's destination. */
+  | { t: 'logs'; lines: string }
   | { t: 'result'; id: number; value: unknown }
   | { t: 'error'; id: number; message: string };
 

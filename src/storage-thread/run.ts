@@ -69,9 +69,27 @@ function postTo(target: NonNullable<StoreSettings['export']>): PostSpans {
 }
 
 export function runStorageThread(port: MessagePort, settings: StoreSettings): void {
-  const send = (m: FromStore): void => port.postMessage(m);
-  // Log lines go to the server thread, which writes them with its own: one stream, no interleaving.
-  const log = pino({ level: settings.logLevel, base: { name: 'llmtap' } }, { write: (line: string) => send({ t: 'log', line }) });
+  // Log lines go to the server thread, which writes them with its own: one stream, no interleaving. They
+  // travel together, once a tick (a message and a write per line cost both threads 10 µs a request), and
+  // before any other message, so that the order of what the server thread sees is the order things happened.
+  let lines = '';
+  const sendLines = (): void => {
+    if (lines) port.postMessage({ t: 'logs', lines } satisfies FromStore);
+    lines = '';
+  };
+  const send = (m: FromStore): void => {
+    sendLines();
+    port.postMessage(m);
+  };
+  const log = pino(
+    { level: settings.logLevel, base: { name: 'llmtap' } },
+    {
+      write: (line: string) => {
+        if (!lines) setImmediate(sendLines);
+        lines += line;
+      },
+    },
+  );
   const metrics = new Metrics({ processMetrics: false });
   // The server thread's memory budget: what an exchange held is given back once its span is stored.
   const budget = new MemoryBudget(0, settings.memory);
@@ -234,6 +252,7 @@ export function runStorageThread(port: MessagePort, settings: StoreSettings): vo
     until.exports = Math.min(until.exports, Date.now() + exportMs);
     await delivery?.close(() => until.exports);
     writer.close();
+    sendLines();
     port.close();
   };
 

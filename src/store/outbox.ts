@@ -38,14 +38,14 @@ export class Outbox {
   }
 
   /**
-   * Up to `limit` pending spans, oldest first, skipping those already being sent. Spans found in
-   * `fresh` (just stored, still in memory) are not read back from the table.
+   * Up to `limit` pending spans, oldest first, skipping those already being sent. Spans `fresh` has
+   * (just stored, still in memory) are not read back from the table.
    */
-  next(limit: number, skip: ReadonlySet<number>, fresh: ReadonlyMap<number, Span>): StoredSpan[] {
+  next(limit: number, skip: ReadonlySet<number>, fresh: (seq: number) => Span | undefined): StoredSpan[] {
     const out: StoredSpan[] = [];
     for (const seq of this.#pendingSeqs.all(limit + skip.size) as number[]) {
       if (skip.has(seq)) continue;
-      const span = fresh.get(seq) ?? this.#read(seq);
+      const span = fresh(seq) ?? this.#read(seq);
       if (span) out.push({ seq, span });
       if (out.length === limit) break;
     }

@@ -22,8 +22,8 @@ export interface WriterOptions {
   outbox: boolean;
   log: Logger;
   metrics: Metrics;
-  /** Given the spans of each committed batch (the exporter takes them from memory). */
-  onStored?: (stored: StoredSpan[]) => void;
+  /** Given the spans of each committed batch (the exporter takes them from memory), with their sizes. */
+  onStored?: (stored: SizedSpan[]) => void;
   /** Told the `held` bytes (of the memory budget) of spans that left the queue, stored or dropped. */
   release?: (held: number) => void;
 }
@@ -32,8 +32,12 @@ interface Queued {
   span: Span;
   /** Bytes of the memory budget the exchange behind it still holds. */
   held: number;
+  /** approximateSize(span), measured once. */
   size: number;
 }
+
+/** A stored span and its approximate size. */
+export type SizedSpan = StoredSpan & { size: number };
 
 /** Rolls the write probe back. */
 class ProbeDone extends Error {}
@@ -133,7 +137,14 @@ export class SpanWriter {
           held += q.held;
         }
         this.#opts.metrics.spansStored.inc(added.length);
-        this.#opts.onStored?.(added);
+        // The spans that were new, in the batch's order: their sizes are the batch's.
+        let q = 0;
+        this.#opts.onStored?.(
+          added.map(({ seq, span }) => {
+            while (batch[q]!.span !== span) q++;
+            return { seq, span, size: batch[q]!.size };
+          }),
+        );
         this.#opts.release?.(held);
       }
       if (this.#lastError) this.#opts.log.info('storage recovered: writing spans again');

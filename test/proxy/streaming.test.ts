@@ -1,4 +1,6 @@
 // Streams go through unbuffered and byte for byte, whatever shape the upstream's TCP writes take.
+import { type IncomingMessage, request } from 'node:http';
+
 import { describe, expect, it } from 'vitest';
 
 import { chatBody, rawRequest } from '../support/http.js';
@@ -39,6 +41,18 @@ describe('streaming', () => {
     expect(r.chunkTimes.length).toBeGreaterThan(10);
     expect(lastAt - firstAt).toBeGreaterThan(500);
     expect(firstAt).toBeLessThan(150);
+  });
+
+  it("a stream's headers reach the client before its first event", async () => {
+    // The upstream sends its headers, then nothing: the client still learns the stream started.
+    const started = await new Promise<IncomingMessage>((resolve, reject) => {
+      const req = request(`${servers.proxy.baseURL}/chat/completions`, stream('stall-body'), resolve);
+      req.on('error', reject);
+      req.end(stream().body);
+    });
+    expect(started.statusCode).toBe(200);
+    expect(started.headers['content-type']).toBe('text/event-stream; charset=utf-8');
+    started.destroy();
   });
 
   it('client abort mid-stream cancels the upstream request at once', async () => {

@@ -1,6 +1,7 @@
 // What callers tell llmtap in headers: trace context, session, user, metadata, tags, opt-out.
 import { describe, expect, it } from 'vitest';
 
+import { recordHeader } from '../../src/record/context.js';
 import { chatBody, rawRequest } from '../support/http.js';
 import { fakeAndLlmtap, logLine } from '../support/llmtap.js';
 import { barrier, readSpans, waitForSpan } from '../support/spans.js';
@@ -16,6 +17,19 @@ async function send(headers: Record<string, string>, body = chatBody()) {
   });
   return { r, upstream: servers.fake.requests[before]! };
 }
+
+describe('x-llmtap-record values', () => {
+  it('off, false, 0 and no in any case skip recording; on, true, 1, yes and none record', () => {
+    for (const v of ['off', 'OFF', 'false', 'False', '0', 'no', 'NO']) expect(recordHeader(v)).toEqual({ record: false });
+    for (const v of [undefined, 'on', 'TRUE', '1', 'yes']) expect(recordHeader(v)).toEqual({ record: true });
+  });
+
+  it('anything else records, told by a bounded shape: a short word as it is, else its length', () => {
+    expect(recordHeader('Disabled')).toEqual({ record: true, unknown: '"disabled"' });
+    expect(recordHeader('nope nope')).toEqual({ record: true, unknown: 'a value of 9 characters' });
+    expect(recordHeader('x'.repeat(17))).toEqual({ record: true, unknown: 'a value of 17 characters' });
+  });
+});
 
 describe('trace context', () => {
   it('a traceparent makes the span a child of the caller, and upstream sees llmtap as the parent', async () => {
@@ -103,6 +117,26 @@ describe('session, user, metadata, tags', () => {
     expect(upstream.headers['x-llmtap-record']).toBeUndefined();
     const after = await barrier(servers.proxy);
     expect(readSpans(servers.proxy.dbPath).map((s) => s.spanId)).toEqual([...before, after.spanId]);
+  });
+
+  it.each(['false', 'FALSE', '0', 'no', ' Off '])('x-llmtap-record: %j skips recording too', async (value) => {
+    const before = readSpans(servers.proxy.dbPath).map((s) => s.spanId);
+    const { r } = await send({ 'x-llmtap-record': value });
+    expect(r.status).toBe(200);
+    expect(r.headers['x-llmtap-span-id']).toBeUndefined();
+    const after = await barrier(servers.proxy);
+    expect(readSpans(servers.proxy.dbPath).map((s) => s.spanId)).toEqual([...before, after.spanId]);
+  });
+
+  it('an x-llmtap-record value it does not know records, with one warning per value shape and never the raw string', async () => {
+    const warnings = () => servers.proxy.logs.filter((l) => String(l.msg).startsWith('x-llmtap-record'));
+    const long = 'sk-secret-'.padEnd(500, 'x');
+    for (const value of ['disable', 'Disable', long, long.toUpperCase(), 'true', 'on']) {
+      const { r } = await send({ 'x-llmtap-record': value });
+      await waitForSpan(servers.proxy.dbPath, r.headers['x-llmtap-span-id'] as string);
+    }
+    expect(warnings().map((l) => l.value)).toEqual(['"disable"', 'a value of 500 characters']);
+    expect(JSON.stringify(servers.proxy.logs)).not.toContain('sk-secret');
   });
 
   it('x-llmtap-project puts the span in another project', async () => {

@@ -38,7 +38,11 @@ export async function startLlmtap(env: Record<string, string>): Promise<InProces
   // start) would delete them at a moment that depends on the machine's load. Its rule has tests of its own.
   const config = loadConfig({ LLMTAP_PORT: '0', LLMTAP_DB_PATH: dbPath, LLMTAP_RETENTION_DAYS: '0', ...env });
   const logs: Record<string, unknown>[] = [];
-  const logging = createLogging(env.LLMTAP_LOG_LEVEL ?? 'info', { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) });
+  // A write holds one line, or several: the storage thread's lines of a tick come together.
+  const write = (lines: string): void => {
+    for (const line of lines.split('\n')) if (line) logs.push(JSON.parse(line) as Record<string, unknown>);
+  };
+  const logging = createLogging(env.LLMTAP_LOG_LEVEL ?? 'info', { write });
   const running = await start(config, logging);
   return { url: running.url, baseURL: `${running.url}/v1`, dbPath, logs, shutdown: running.shutdown };
 }
