@@ -353,6 +353,11 @@ describe('viewer', () => {
       await page.locator('td.time time').evaluateAll((els) => els.filter((el) => el.parentElement!.scrollWidth > el.parentElement!.clientWidth).length),
     ).toBe(0);
     await page.locator('.table-wrap').evaluate((wrap) => (wrap.scrollLeft = 0));
+    // Every filter and the header stay beside the pane, not under it.
+    for (const el of await page.locator('#filters > *:visible, header > *').all()) {
+      const box = (await el.boundingBox())!;
+      expect(box.x + box.width, await el.evaluate((e) => e.outerHTML.slice(0, 60))).toBeLessThanOrEqual(paneX);
+    }
     await page.keyboard.press('j');
     await page.waitForFunction((id) => document.querySelector('#detail')!.getAttribute('data-span-id') !== id, selected);
     if (SCREENSHOTS) await page.screenshot({ path: docs('viewer-requests.png') });
