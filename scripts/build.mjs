@@ -33,12 +33,13 @@ if (built && process.argv.includes('--if-changed')) process.exit(0);
 
 process.stderr.write('llmtap: building dist/ from src/ (a few seconds; only when the sources changed)\n');
 rmSync(join(root, 'dist'), { recursive: true, force: true }); // nothing left of a source since deleted
-const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+const require = createRequire(import.meta.url);
+const tsc = require.resolve('typescript/bin/tsc');
 const { status } = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
 if (status !== 0) process.exit(status ?? 1);
 cpSync(join(root, 'src', 'ui', 'public'), join(root, 'dist', 'ui', 'public'), { recursive: true });
 // The viewer's files from npm (src/ui/vendor.ts), bundled beside its own: nothing loaded from elsewhere at run time.
 const { VENDOR } = await import(join(root, 'dist', 'ui', 'vendor.js'));
 mkdirSync(join(root, 'dist', 'ui', 'public', 'vendor'));
-for (const [name, from] of Object.entries(VENDOR)) cpSync(createRequire(import.meta.url).resolve(from), join(root, 'dist', 'ui', 'public', 'vendor', name));
+for (const [name, from] of Object.entries(VENDOR)) cpSync(require.resolve(from), join(root, 'dist', 'ui', 'public', 'vendor', name));
 writeFileSync(stamp, hash);

@@ -30,9 +30,9 @@ const ctx = {
   /** Opens a span's detail over the current view; `replace`: without a new history entry (j/k). */
   openSpan(spanId, replace = false) {
     const target = withParams({ span: spanId });
-    if (replace) history.replaceState(null, '', target);
-    else location.hash = target;
-    if (replace) route();
+    if (!replace) return void (location.hash = target);
+    history.replaceState(null, '', target);
+    route();
   },
   noteModel,
 };
@@ -46,7 +46,7 @@ function noteModel(model) {
 
 const VIEWS = { dashboard: dashboardView, requests: requestsView, sessions: sessionsView, traces: traceView };
 
-let view = { key: '', instance: {} };
+let view = { key: '', root: null, instance: {} };
 let openSpan = null;
 
 /** Draws what the address says: the view (again only when it or its filters changed), then the detail. */
@@ -64,8 +64,15 @@ function route() {
       a.setAttribute('aria-current', a.dataset.view === r.view ? 'page' : 'false');
       a.href = href(a.dataset.view, undefined, carried(params));
     }
+    // Each view draws into a root of its own: an answer that comes after it was left lands in a detached
+    // root, and says "loaded" only while its view is the one shown.
+    const root = h('div', { class: 'view' });
+    main.replaceChildren(root);
     delete main.dataset.loaded;
-    view = { key, instance: make(main, r, ctx) ?? {} };
+    const loaded = () => {
+      if (view.root === root) main.dataset.loaded = 'true';
+    };
+    view = { key, root, instance: make(root, r, { ...ctx, loaded }) ?? {} };
     document.body.dataset.view = r.view;
   }
   const spanId = r.params.get('span');

@@ -88,8 +88,7 @@ function chart(title, x, lines, format) {
 /** A top-ten table: click a name to filter on it (a session opens its page). */
 function topTable(title, by, report) {
   const name = { model: 'Model', user: 'User', session: 'Session' }[by];
-  const target = (value) =>
-    by === 'session' ? href('sessions', value, filterParams(new URLSearchParams())) : withParams({ [by === 'user' ? 'user_id' : 'model']: value, span: null });
+  const target = (value) => (by === 'session' ? href('sessions', value) : withParams({ [by === 'user' ? 'user_id' : 'model']: value, span: null }));
   const rows = report.groups.map((g) => {
     const value = g[by];
     return h(
@@ -122,11 +121,11 @@ function topTable(title, by, report) {
   );
 }
 
-export function dashboardView(main, route, ctx) {
+export function dashboardView(root, route, ctx) {
   const w = windowOf(route.params);
   const filters = filterParams(route.params);
   const base = [...filters, ['from', w.from], ...(w.to ? [['to', w.to]] : [])];
-  main.replaceChildren(h('h1', { class: 'visually-hidden' }, 'Dashboard'), message('Loading…'));
+  root.replaceChildren(h('h1', { class: 'visually-hidden' }, 'Dashboard'), message('Loading…'));
   let stopped = false;
   Promise.all([
     api('stats', new URLSearchParams([...base, ['bucket', w.bucket]])),
@@ -136,7 +135,7 @@ export function dashboardView(main, route, ctx) {
       if (stopped) return;
       ctx.online();
       const s = series(over, STEP_MS[w.bucket]);
-      main.replaceChildren(
+      root.replaceChildren(
         h('h1', { class: 'visually-hidden' }, 'Dashboard'),
         h('p', { class: 'window-note muted' }, `${between(over.from, over.to)}, by ${w.bucket}${over.source === 'spans' ? ' (added up from the spans)' : ''}.`),
         tiles(over.total),
@@ -184,10 +183,10 @@ export function dashboardView(main, route, ctx) {
           topTable('Top sessions', 'session', sessions),
         ),
       );
-      main.dataset.loaded = 'true';
+      ctx.loaded();
     })
     .catch((err) => {
-      if (!stopped) main.replaceChildren(message(err.message, 'error'));
+      if (!stopped) root.replaceChildren(message(err.message, 'error'));
     });
   return {
     stop() {

@@ -9,13 +9,11 @@ import { filterParams } from './route.js';
 const PAGE = 50;
 const POLL_MS = 2000;
 
-const ENDPOINTS = { chat: 'chat', responses: 'responses', embeddings: 'embeddings', completions: 'completions', realtime: 'realtime', other: 'other' };
-
 /** What a span was: its endpoint (and "stream"), or for other paths the method and path. */
 export function endpointLabel(item) {
   if (item.endpoint === 'other') return item.name;
   const realtime = item.endpoint === 'realtime' ? item.name.replace(/^OpenAI Realtime /, '').toLowerCase() : '';
-  return [ENDPOINTS[item.endpoint], realtime, item.stream ? 'stream' : ''].filter(Boolean).join(' · ');
+  return [item.endpoint, realtime, item.stream ? 'stream' : ''].filter(Boolean).join(' · ');
 }
 
 /** The one-line output: the output preview, else the error. */
@@ -34,13 +32,13 @@ const COLUMNS = [
   ['Output', 'text output'],
 ];
 
-export function requestsView(main, route, ctx) {
+export function requestsView(root, route, ctx) {
   const rows = h('tbody', {});
   const empty = message('No spans match. Send a request through the proxy and it appears here.');
   const more = h('button', { type: 'button', class: 'more', onclick: () => loadMore().catch(ctx.offline) }, 'Load older spans');
   empty.hidden = true;
   more.hidden = true;
-  main.replaceChildren(
+  root.replaceChildren(
     h('h1', { class: 'visually-hidden' }, 'Requests'),
     h(
       'div',
@@ -107,7 +105,7 @@ export function requestsView(main, route, ctx) {
     state.lastSeq = page.last_seq;
     rows.replaceChildren(...page.data.map(row));
     render();
-    main.dataset.loaded = 'true';
+    ctx.loaded();
   }
 
   async function loadMore() {

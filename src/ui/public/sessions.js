@@ -6,18 +6,18 @@ import { inputMessages, messageView, outputMessages } from './detail.js';
 import { h, link, message, statusBadge, tile } from './dom.js';
 import { int, ms, percent, timeEl, usd } from './format.js';
 import { endpointLabel } from './list.js';
-import { filterParams, href, windowOf } from './route.js';
+import { filterParams, href, windowOf, withParams } from './route.js';
 
 const PAGE = 50;
 
-export function sessionsView(main, route, ctx) {
+export function sessionsView(root, route, ctx) {
   const w = windowOf(route.params);
   const rows = h('tbody', {});
   const more = h('button', { type: 'button', class: 'more' }, 'More sessions');
   more.hidden = true;
   const empty = message('No sessions in this window. Calls join a session with the x-llmtap-session-id header.');
   empty.hidden = true;
-  main.replaceChildren(
+  root.replaceChildren(
     h('h1', {}, 'Sessions'),
     h(
       'div',
@@ -79,7 +79,7 @@ export function sessionsView(main, route, ctx) {
     offset += PAGE;
     more.hidden = !report.more;
     empty.hidden = items.length > 0;
-    main.dataset.loaded = 'true';
+    ctx.loaded();
   };
   more.onclick = () => load().catch(ctx.offline);
   load().then(ctx.online, ctx.offline);
@@ -102,13 +102,13 @@ function newInputs(messages, first) {
   return messages.slice(last + 1);
 }
 
-export function sessionView(main, route, ctx) {
+export function sessionView(root, route, ctx) {
   const id = route.id;
   const totals = h('div', { class: 'tiles' }, message('Loading…'));
   const calls = h('ol', { class: 'calls' });
   const more = h('button', { type: 'button', class: 'more' }, 'Later calls');
   more.hidden = true;
-  main.replaceChildren(
+  root.replaceChildren(
     h('p', {}, link(href('sessions', undefined, route.params), '← Sessions')),
     h('h1', {}, 'Session ', h('code', {}, id)),
     totals,
@@ -146,7 +146,7 @@ export function sessionView(main, route, ctx) {
         h(
           'div',
           { class: 'call-head' },
-          h('a', { href: `${href('sessions', id)}?span=${item.span_id}` }, timeEl(item.start_time)),
+          h('a', { href: withParams({ span: item.span_id }) }, timeEl(item.start_time)),
           ` ${endpointLabel(item)} · ${item.model ?? ''} `,
           statusBadge(item.status_code, item.http_status),
           h('span', { class: 'muted' }, ` ${ms(item.duration_ms)} · ${int(item.total_tokens)} tokens · ${usd(item.cost_usd)}`),
@@ -172,7 +172,7 @@ export function sessionView(main, route, ctx) {
         }),
       );
     }
-    main.dataset.loaded = 'true';
+    ctx.loaded();
   };
   more.onclick = () => load().catch(ctx.offline);
   load().catch(ctx.offline);

@@ -4,13 +4,14 @@ import { traceSpans } from './api.js';
 import { h, message, statusBadge } from './dom.js';
 import { ms, timeEl } from './format.js';
 import { endpointLabel } from './list.js';
+import { withParams } from './route.js';
 
-export function traceView(main, route, ctx) {
+export function traceView(root, route, ctx) {
   const id = route.id;
-  main.replaceChildren(h('h1', {}, 'Trace ', h('code', {}, id)), message('Loading…'));
+  root.replaceChildren(h('h1', {}, 'Trace ', h('code', {}, id)), message('Loading…'));
   traceSpans(id)
     .then((data) => {
-      if (data.length === 0) return main.replaceChildren(h('h1', {}, 'Trace ', h('code', {}, id)), message('No spans of this trace are stored.'));
+      if (data.length === 0) return root.replaceChildren(h('h1', {}, 'Trace ', h('code', {}, id)), message('No spans of this trace are stored.'));
       const start = Math.min(...data.map((s) => Date.parse(s.start_time)));
       const end = Math.max(...data.map((s) => Date.parse(s.end_time)));
       const total = Math.max(1, end - start);
@@ -24,7 +25,7 @@ export function traceView(main, route, ctx) {
           { class: `wf-row${s.status_code === 'ERROR' ? ' error' : ''}`, 'data-span-id': s.span_id },
           h(
             'a',
-            { class: 'wf-name', href: `#/traces/${id}?span=${s.span_id}`, style: `padding-left: ${depth(s) * 16}px` },
+            { class: 'wf-name', href: withParams({ span: s.span_id }), style: `padding-left: ${depth(s) * 16}px` },
             h('span', {}, s.name),
             h('span', { class: 'muted' }, ` ${endpointLabel(s)}${s.model ? ` · ${s.model}` : ''}`),
           ),
@@ -41,7 +42,7 @@ export function traceView(main, route, ctx) {
           h('span', { class: 'wf-time num' }, `+${ms(Date.parse(s.start_time) - start)} · ${ms(s.duration_ms)}`),
         );
       });
-      main.replaceChildren(
+      root.replaceChildren(
         h('h1', {}, 'Trace ', h('code', {}, id)),
         h(
           'p',
@@ -52,9 +53,9 @@ export function traceView(main, route, ctx) {
         ),
         h('ol', { class: 'waterfall', 'aria-label': 'Spans of the trace on its time line' }, ...rows),
       );
-      main.dataset.loaded = 'true';
+      ctx.loaded();
       ctx.online();
     })
-    .catch((err) => main.replaceChildren(message(err.message, 'error')));
+    .catch((err) => root.replaceChildren(message(err.message, 'error')));
   return {};
 }
