@@ -3,6 +3,8 @@
 // the storage thread as data; cost.ts prices with them.
 import { readFileSync } from 'node:fs';
 
+import { isObject } from '../json.js';
+
 /** Model id (as responses name it, any case) → USD per million tokens, by kind. */
 export type PriceOverrides = Record<string, Record<string, number>>;
 
@@ -24,10 +26,10 @@ export function readPriceFile(path: string): PriceOverrides {
     throw new Error(`${path} is not JSON: ${(err as Error).message}`, { cause: err });
   }
   const example = '{"my-model": {"input_mtok": 0.15, "output_mtok": 0.6, "cache_read_mtok": 0.075}}';
-  if (!isPlainObject(parsed)) throw new Error(`${path} must hold a JSON object of models and their rates, e.g. ${example}`);
+  if (!isObject(parsed)) throw new Error(`${path} must hold a JSON object of models and their rates, e.g. ${example}`);
   const out: PriceOverrides = {};
   for (const [model, rates] of Object.entries(parsed)) {
-    if (!isPlainObject(rates)) throw new Error(`${path}: "${model}" must be an object of rates in USD per million tokens, e.g. ${example}`);
+    if (!isObject(rates)) throw new Error(`${path}: "${model}" must be an object of rates in USD per million tokens, e.g. ${example}`);
     for (const [rate, value] of Object.entries(rates)) {
       if (!(RATES as readonly string[]).includes(rate)) throw new Error(`${path}: "${model}" has an unknown rate "${rate}"; known: ${RATES.join(', ')}`);
       if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
@@ -39,5 +41,3 @@ export function readPriceFile(path: string): PriceOverrides {
   }
   return out;
 }
-
-const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);

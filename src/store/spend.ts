@@ -4,7 +4,7 @@
 // other (a status, a text search, two filters, a filter and a grouping by another dimension, minutes)
 // adds up the matching spans themselves, a page at a time, so it takes time in proportion to their number.
 import type { DB } from './db.js';
-import { addText, type Histogram, quantile } from './histogram.js';
+import { addText, addTo, type Histogram, quantile } from './histogram.js';
 import type { SpanFilter } from './queries.js';
 import { totalsPages } from './queries.js';
 import { addSpan, type Dimension, emptySums, type Sums, valuesOf } from './rollup.js';
@@ -116,11 +116,14 @@ export async function spend(db: DB, q: SpendQuery, pause: () => Promise<void> = 
       values = values.slice(0, q.limit);
     }
     groups = readRows(db, q, rows.dimension, rows.value, values);
-    // Every span once: the filter's rows, else the project's (a span has several tags, but one project).
+    // Every span once: the filter's rows, else the project's (a span has several tags, but one project);
+    // with no grouping and no buckets, that is the one group just read.
     const all =
-      rows.value === undefined
-        ? readRows(db, { ...q, bucket: undefined, by: undefined }, 'project')
-        : readRows(db, { ...q, bucket: undefined, by: undefined }, rows.dimension, rows.value);
+      !q.by && !q.bucket
+        ? groups
+        : rows.value === undefined
+          ? readRows(db, { ...q, bucket: undefined, by: undefined }, 'project')
+          : readRows(db, { ...q, bucket: undefined, by: undefined }, rows.dimension, rows.value);
     total = all[0]?.sums ?? emptySums();
   } else {
     ({ groups, total } = await scan(db, q, pause));
@@ -198,8 +201,8 @@ function merge(into: Sums, s: Sums): void {
   if (into.requests === 0 || s.firstNs < into.firstNs) into.firstNs = s.firstNs;
   if (into.requests === 0 || s.lastNs > into.lastNs) into.lastNs = s.lastNs;
   for (const k of ['requests', 'errors', 'prompt', 'completion', 'cached', 'reasoning', 'cost'] as const) into[k] += s[k];
-  for (const [b, n] of s.durations) into.durations.set(b, (into.durations.get(b) ?? 0) + n);
-  for (const [b, n] of s.ttfts) into.ttfts.set(b, (into.ttfts.get(b) ?? 0) + n);
+  for (const [b, n] of s.durations) addTo(into.durations, b, n);
+  for (const [b, n] of s.ttfts) addTo(into.ttfts, b, n);
 }
 
 // ---- from the rollups -------------------------------------------------------------------------------
