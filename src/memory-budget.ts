@@ -78,10 +78,10 @@ export class Hold {
     return true;
   }
 
-  /** `n` of the bytes held leave with the captured exchange (given back later by whoever ends up with it); returns how many. */
-  detach(n: number): number {
-    const out = Math.min(n, this.#bytes);
-    this.#bytes -= out;
+  /** The bytes held leave with the captured exchange (given back later by whoever ends up with it); returns how many. */
+  detach(): number {
+    const out = this.#bytes;
+    this.#bytes = 0;
     return out;
   }
 

@@ -48,7 +48,7 @@ describe('the budget', () => {
     expect(bytes.subarray(0, 5000).every((b) => b === 0)).toBe(true);
     expect(bytes.subarray(5000, 10_000).every((b) => b === 1)).toBe(true);
     expect(budget.held).toBe(2 * 2 * 8192);
-    expect(hold.detach(2 * 2 * 8192)).toBe(2 * 2 * 8192);
+    expect(hold.detach()).toBe(2 * 2 * 8192);
     hold.release();
     expect(budget.held).toBe(2 * 2 * 8192); // detached: it travels with the exchange
   });

@@ -166,14 +166,15 @@ class ExchangeHandler implements Dispatcher.DispatchHandler {
         return;
       }
       const keep = Math.min(chunk.length, this.opts.captureMaxBytes - heldBytes);
-      if (keep === chunk.length && this.hold.take(keep)) {
+      const took = keep > 0 && this.hold.take(keep);
+      if (took && keep === chunk.length) {
         held.push(chunk);
         heldBytes += keep;
         return;
       }
       req.off('data', onData);
       req.off('end', onEnd);
-      const part = keep > 0 && this.hold.take(keep) ? keep : 0;
+      const part = took ? keep : 0;
       this.#stream(Buffer.concat([...held, chunk.subarray(0, part)], heldBytes + part), chunk.subarray(part));
     };
     const onEnd = (): void => {

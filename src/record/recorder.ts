@@ -6,7 +6,7 @@
 import type { IncomingMessage } from 'node:http';
 
 import type { Logger } from '../log.js';
-import { type Hold, type MemoryBudget, RECORDED_BYTE_COST } from '../memory-budget.js';
+import { type Hold, type MemoryBudget } from '../memory-budget.js';
 import type { Metrics } from '../metrics.js';
 import type { ExchangeObserver, ExchangeResult, ExchangeRewriter, ExchangeTap, ExchangeWatcher, ResponseFilter } from '../proxy/exchange.js';
 import { rawHeader, removeHeader } from '../proxy/headers.js';
@@ -196,8 +196,8 @@ class Recording implements ExchangeWatcher {
       ctx: this.ctx,
       requestBody: exactCopy([requestBody], requestBody.length),
       requestBytes: result.bytesIn,
-      // What travels on is still held, at the cost of recorded bytes (the rest goes back with the proxy's buffers).
-      heldBytes: this.hold.detach((requestBody.length + (response?.blocks.reduce((n, b) => n + b.buffer.byteLength, 0) ?? 0)) * RECORDED_BYTE_COST),
+      // All the exchange holds is what travels on: the request body it kept and the capture's blocks.
+      heldBytes: this.hold.detach(),
       result,
       contentType: this.#contentType,
     };

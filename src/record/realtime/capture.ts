@@ -85,7 +85,7 @@ export class SessionRecording implements SessionWatcher, SessionFeed {
 
   take(): SessionPart {
     this.#queued = false;
-    const part: SessionPart = { session: this.start, heldBytes: this.#hold?.detach(Number.MAX_SAFE_INTEGER) ?? 0 };
+    const part: SessionPart = { session: this.start, heldBytes: this.#hold?.detach() ?? 0 };
     this.#hold = undefined;
     if (this.#capture) {
       part.messages = { ...this.#capture.seal(), fromClient: this.#fromClient, audio: this.#audio, dropped: this.#dropped };
