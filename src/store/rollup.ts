@@ -14,7 +14,7 @@ export type Dimension = 'model' | 'user' | 'session' | 'project' | 'endpoint' | 
 const NS_PER_HOUR = 3_600_000_000_000n;
 
 /** An hour as the rollups number them: hours since the epoch (UTC). */
-export const hourOf = (ns: bigint): number => Number(ns / NS_PER_HOUR);
+const hourOf = (ns: bigint): number => Number(ns / NS_PER_HOUR);
 
 /** What one span adds to the totals: its columns in `spans`, and its tags. */
 export interface SpanTotals {
@@ -85,7 +85,7 @@ export function addSpan(sum: Sums, s: SpanTotals): void {
   if (s.ttft_ms !== null) addTo(sum.ttfts, bucketOf(s.ttft_ms), 1);
 }
 
-export const tagsOf = (s: SpanTotals): readonly string[] => (typeof s.tags === 'string' ? (JSON.parse(s.tags) as string[]) : s.tags);
+const tagsOf = (s: SpanTotals): readonly string[] => (typeof s.tags === 'string' ? (JSON.parse(s.tags) as string[]) : s.tags);
 
 /** The value a span has for each dimension ('' for none); a span counts once under each of its tags. */
 export function valuesOf(s: SpanTotals): [Dimension, string][] {
