@@ -4,6 +4,8 @@ import { constants, type NodeGCPerformanceDetail, PerformanceObserver } from 'no
 
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
+import { routeFor } from './record/route.js';
+
 const LATENCY_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
 const TTFT_BUCKETS = [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30];
 const SESSION_BUCKETS = [1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600];
@@ -49,25 +51,15 @@ const ENDPOINTS = new Set([
 ]);
 // Groups whose endpoint is two segments deep (`chat/completions`); in the others the second is an id.
 const TWO_SEGMENTS = new Set(['chat', 'audio', 'images', 'fine_tuning', 'realtime']);
-// OpenAI's `/v1/…` and Azure OpenAI's three forms, each with the endpoint after it.
-const PREFIXES: [RegExp, string][] = [
-  [/^\/v1\//, '/v1/'],
-  [/^\/openai\/deployments\/[^/]+\//, '/openai/deployments/{deployment}/'],
-  [/^\/openai\/v1\//, '/openai/v1/'],
-  [/^\/openai\//, '/openai/'],
-];
-
-/** The `route` label of a request path: a known endpoint, else `other`. */
+/** The `route` label of a request path: a known endpoint under its prefix (an Azure deployment's name left out), else `other`. */
 export function routeLabel(path: string): string {
-  const pathname = path.split('?', 1)[0]!;
-  for (const [prefix, label] of PREFIXES) {
-    const m = prefix.exec(pathname);
-    if (!m) continue;
-    const segments = pathname.slice(m[0].length).split('/');
-    const endpoint = segments.slice(0, TWO_SEGMENTS.has(segments[0]!) ? 2 : 1).join('/');
-    return ENDPOINTS.has(endpoint) ? label + endpoint : 'other';
-  }
-  return 'other';
+  const route = routeFor('', path);
+  if (route.api === undefined) return 'other';
+  const segments = route.api.split('/');
+  const endpoint = segments.slice(0, TWO_SEGMENTS.has(segments[0]!) ? 2 : 1).join('/');
+  if (!ENDPOINTS.has(endpoint)) return 'other';
+  const prefix = route.deployment === undefined ? route.path.slice(0, route.path.length - route.api.length) : '/openai/deployments/{deployment}/';
+  return prefix + endpoint;
 }
 
 // The statuses OpenAI's API and llmtap answer with are labelled as they are; any other by its class.
