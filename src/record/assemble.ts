@@ -66,8 +66,7 @@ export function assembleSpan(exchange: CapturedExchange, opts: AssembleOptions, 
   if (stream.error && !failure) failure = { type: 'APIError', message: stream.error.message };
   if (endpoint && result.status >= 200 && result.status < 300) {
     countTokens(attrs, endpoint);
-    const model = attrs[endpoint.modelKey];
-    Object.assign(attrs, pricing.costAttributes(typeof model === 'string' ? model : '', String(attrs[SC.LLM_PROVIDER]), result.startNs, attrs));
+    pricing.price(attrs, endpoint.modelKey, result.startNs);
   }
   if (response?.truncated) put(attrs, LLMTAP.OUTPUT_TRUNCATED, true);
   if (result.status > 0) put(attrs, LLMTAP.HTTP_STATUS, result.status);

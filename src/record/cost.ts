@@ -43,6 +43,12 @@ export class Pricing {
     return price ? attributes(price, usage, model, own, timestamp) : {};
   }
 
+  /** Adds a span's `llm.cost.*`, from its model (at `modelKey`), its `llm.provider` and its token counts. */
+  price(attrs: Attributes, modelKey: string, startNs: bigint): void {
+    const model = attrs[modelKey];
+    Object.assign(attrs, this.costAttributes(typeof model === 'string' ? model : '', String(attrs[SC.LLM_PROVIDER]), startNs, attrs));
+  }
+
   #resolve(model: string, provider: string, usage: Usage, timestamp: Date): Provider | null {
     const key = `${provider}\n${model}`;
     let own = this.#resolved.get(key);

@@ -127,8 +127,7 @@ function putUsageDetails(attrs: Attributes, usage: unknown): void {
 function putSpend(s: SessionSpans, attrs: Attributes, startNs: bigint): void {
   if (attrs[SC.LLM_TOKEN_COUNT_PROMPT] === undefined && attrs[SC.LLM_TOKEN_COUNT_COMPLETION] === undefined) return;
   attrs[LLMTAP.TOKEN_SOURCE] = 'upstream';
-  const model = attrs[SC.LLM_MODEL_NAME];
-  Object.assign(attrs, s.pricing.costAttributes(typeof model === 'string' ? model : '', s.provider, startNs, attrs));
+  s.pricing.price(attrs, SC.LLM_MODEL_NAME, startNs);
 }
 
 /** Why a response failed: its status (failed, cancelled), an `error` event while it ran, or the session ending first. */
