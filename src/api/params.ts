@@ -179,7 +179,8 @@ export function parseStatsQuery(params: URLSearchParams, nowNs: bigint): SpendQu
   if (offset !== undefined && limit === undefined) throw new BadRequest('offset needs a limit');
   if (limit !== undefined) q.limit = limit;
   if (offset !== undefined) q.offset = offset;
-  const f = filter(p);
+  // `since` and `until` named the window above: the filter keeps the rest.
+  const { sinceNs: _since, untilNs: _until, ...f } = filter(p);
   if (Object.keys(f).length > 0) q.filter = f;
   return q;
 }

@@ -21,8 +21,8 @@ export interface SpendQuery {
   /** Group by this; absent: one group per bucket (or one in all). */
   by?: Dimension;
   bucket?: 'minute' | 'hour' | 'day';
-  /** Only the spans that match (its times are the window's, whatever it says). */
-  filter?: SpanFilter;
+  /** Only the spans that match; the window is fromMs/toMs. */
+  filter?: Omit<SpanFilter, 'sinceNs' | 'untilNs'>;
   sort?: SpendSort;
   /** With `by`: only the first `limit` values (after `offset`) by `sort` over the whole window. */
   limit?: number;
@@ -85,7 +85,7 @@ const ROLLUP_FILTERS = [
 function rollupRows(q: SpendQuery): { dimension: Dimension; value?: string } | undefined {
   if (q.bucket === 'minute') return undefined;
   const f = q.filter ?? {};
-  const rest = Object.entries(f).filter(([k, v]) => v !== undefined && !['sinceNs', 'untilNs'].includes(k) && !ROLLUP_FILTERS.some(([name]) => name === k));
+  const rest = Object.entries(f).filter(([k, v]) => v !== undefined && !ROLLUP_FILTERS.some(([name]) => name === k));
   if (rest.length > 0) return undefined;
   const filters = ROLLUP_FILTERS.filter(([name]) => f[name] !== undefined);
   if (filters.length > 1) return undefined;
