@@ -4,7 +4,7 @@
 import { api } from './api.js';
 import { h, link, message, tile } from './dom.js';
 import { between, int, ms, percent, usd } from './format.js';
-import { filterParams, href, windowOf, withParams } from './route.js';
+import { href, statsParams, windowOf, withParams } from './route.js';
 
 const STEP_MS = { minute: 60_000, hour: 3_600_000, day: 86_400_000 };
 
@@ -123,8 +123,7 @@ function topTable(title, by, report) {
 
 export function dashboardView(root, route, ctx) {
   const w = windowOf(route.params);
-  const filters = filterParams(route.params);
-  const base = [...filters, ['from', w.from], ...(w.to ? [['to', w.to]] : [])];
+  const base = statsParams(route.params);
   root.replaceChildren(h('h1', { class: 'visually-hidden' }, 'Dashboard'), message('Loading…'));
   let stopped = false;
   Promise.all([

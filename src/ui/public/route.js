@@ -43,6 +43,12 @@ export const WINDOWS = {
   '30d': { ms: 720 * HOUR, bucket: 'day' },
 };
 
+/** The address's filters and window, as /api/stats takes them. */
+export function statsParams(params) {
+  const w = windowOf(params);
+  return [...filterParams(params), ['from', w.from], ...(w.to ? [['to', w.to]] : [])];
+}
+
 /** The window of the address: from, to (ISO) and bucket; `custom` reads its from and to. */
 export function windowOf(params) {
   const name = params.get('window') ?? '24h';

@@ -6,12 +6,11 @@ import { inputMessages, messageView, outputMessages } from './detail.js';
 import { h, link, message, statusBadge, tile } from './dom.js';
 import { int, ms, percent, timeEl, usd } from './format.js';
 import { endpointLabel } from './list.js';
-import { filterParams, href, windowOf, withParams } from './route.js';
+import { href, statsParams, withParams } from './route.js';
 
 const PAGE = 50;
 
 export function sessionsView(root, route, ctx) {
-  const w = windowOf(route.params);
   const rows = h('tbody', {});
   const more = h('button', { type: 'button', class: 'more' }, 'More sessions');
   more.hidden = true;
@@ -48,15 +47,7 @@ export function sessionsView(root, route, ctx) {
   const load = async () => {
     const report = await api(
       'stats',
-      new URLSearchParams([
-        ...filterParams(route.params),
-        ['from', w.from],
-        ...(w.to ? [['to', w.to]] : []),
-        ['by', 'session'],
-        ['sort', 'last'],
-        ['limit', String(PAGE)],
-        ['offset', String(offset)],
-      ]),
+      new URLSearchParams([...statsParams(route.params), ['by', 'session'], ['sort', 'last'], ['limit', String(PAGE)], ['offset', String(offset)]]),
     );
     for (const g of report.groups) {
       if (g.session === null) continue; // calls without a session
