@@ -77,14 +77,19 @@ function where(f: SpanFilter, after?: { position: Position; direction: '<' | '>'
   return { sql: clauses.length > 0 ? `WHERE ${clauses.join(' AND ')}` : '', params };
 }
 
+/** `columns` of up to `limit` matching spans in time order (`ascending`, else newest first), after `after`. */
+function page<T>(db: DB, columns: string, f: SpanFilter, limit: number, after: Position | undefined, ascending: boolean): T[] {
+  const w = where(f, after && { position: after, direction: ascending ? '>' : '<' });
+  const order = ascending ? '' : ' DESC';
+  return db
+    .prepare(`SELECT ${columns} FROM spans ${w.sql} ORDER BY start_ns${order}, seq${order} LIMIT ?`)
+    .safeIntegers(true)
+    .all(...w.params, limit) as T[];
+}
+
 /** One page, newest first (or, `ascending`, oldest first), starting after `cursor`; `next` is where the following page starts. */
 export function listSpans(db: DB, f: SpanFilter, limit: number, cursor?: Position, ascending = false): { rows: Row[]; next?: Position } {
-  const w = where(f, cursor && { position: cursor, direction: ascending ? '>' : '<' });
-  const order = ascending ? '' : ' DESC';
-  const rows = db
-    .prepare(`SELECT * FROM spans ${w.sql} ORDER BY start_ns${order}, seq${order} LIMIT ?`)
-    .safeIntegers(true)
-    .all(...w.params, limit + 1) as Row[];
+  const rows = page<Row>(db, '*', f, limit + 1, cursor, ascending);
   if (rows.length <= limit) return { rows };
   rows.length = limit;
   const last = rows[limit - 1]!;
@@ -115,11 +120,7 @@ export function* iterateWholeSpans(db: DB, f: SpanFilter): Generator<Span> {
 export function* totalsPages(db: DB, f: SpanFilter, size = 5000): Generator<SpanTotals[]> {
   let after: Position | undefined;
   for (;;) {
-    const w = where(f, after && { position: after, direction: '>' });
-    const rows = db
-      .prepare(`SELECT seq, ${TOTALS_COLUMNS} FROM spans ${w.sql} ORDER BY start_ns, seq LIMIT ?`)
-      .safeIntegers(true)
-      .all(...w.params, size) as (SpanTotals & { seq: bigint })[];
+    const rows = page<SpanTotals & { seq: bigint }>(db, `seq, ${TOTALS_COLUMNS}`, f, size, after, true);
     if (rows.length > 0) yield rows;
     if (rows.length < size) return;
     after = { startNs: rows.at(-1)!.start_ns, seq: rows.at(-1)!.seq };
