@@ -1,8 +1,8 @@
 // The `llmtap` command as a user meets it: --version, a closed pipe, a database that is not there, files
 // that cannot be read or written, a database it may not write.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { chmodSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 
 import { openDatabase } from '../src/store/db.js';
 import { spanInserter } from '../src/store/spans.js';
+import { ROOT } from './support/deploy-files.js';
 import { CLI, runCli, tempDbPath } from './support/llmtap.js';
 import { sampleSpan } from './support/spans.js';
 
@@ -79,9 +80,22 @@ describe('llmtap', () => {
     const dbPath = databaseWith(1);
     chmodSync(dbPath, 0o444);
     chmodSync(dirname(dbPath), 0o755);
-    // Root writes any file: run as nobody to meet the refusal a user would.
-    const asUser = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
-    const proc = spawn(process.execPath, [CLI], {
+    // Root writes any file: run as nobody to meet the refusal a user would, from hard links of the built
+    // command in a directory nobody may read (the checkout may be private, as `mktemp -d` makes it).
+    const root = process.getuid?.() === 0;
+    const copy = root ? mkdtempSync(join(tmpdir(), 'llmtap-nobody-')) : undefined;
+    if (copy) {
+      chmodSync(copy, 0o755);
+      for (const entry of ['dist', 'node_modules', 'package.json']) {
+        try {
+          execFileSync('cp', ['-al', join(ROOT, entry), copy], { stdio: 'ignore' });
+        } catch {
+          execFileSync('cp', ['-a', join(ROOT, entry), copy]); // another file system: no hard links across it
+        }
+      }
+    }
+    const asUser = root ? { uid: 65534, gid: 65534 } : {};
+    const proc = spawn(process.execPath, [copy ? join(copy, 'dist', 'cli.js') : CLI], {
       env: { PATH: process.env.PATH, LLMTAP_DB_PATH: dbPath, LLMTAP_PORT: '0' },
       stdio: ['ignore', 'pipe', 'pipe'],
       ...asUser,
@@ -90,6 +104,7 @@ describe('llmtap', () => {
     proc.stdout.on('data', (d: Buffer) => (output += d.toString()));
     proc.stderr.on('data', (d: Buffer) => (output += d.toString()));
     const [code] = (await once(proc, 'exit')) as [number | null];
+    if (copy) rmSync(copy, { recursive: true, force: true });
     expect(code).toBe(1);
     expect(output).toBe(`llmtap: cannot open the database at ${dbPath} (LLMTAP_DB_PATH): the file is not writable: permission denied (EACCES)\n`);
   });
